@@ -1,0 +1,148 @@
+//! Output format negotiation (DESIGN.md §4).
+
+use crate::variant::Format;
+
+/// Why the output format is what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormatReason {
+    Explicit,
+    Accept,
+    UserAgent,
+    None,
+}
+
+impl FormatReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FormatReason::Explicit => "explicit",
+            FormatReason::Accept => "accept",
+            FormatReason::UserAgent => "user-agent",
+            FormatReason::None => "none",
+        }
+    }
+}
+
+/// What a route lets negotiation pick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    pub avif: bool,
+    pub webp: bool,
+    pub user_agent_fallback: bool,
+}
+
+/// How an `Accept` header treats one media type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acceptance {
+    /// Named explicitly with q > 0.
+    Listed,
+    /// Named explicitly with q = 0.
+    Refused,
+    /// Not named (wildcards do not count).
+    Unlisted,
+}
+
+/// Looks `mime` up in an `Accept` header. Malformed members are skipped.
+pub fn acceptance(accept: &[u8], mime: &str) -> Acceptance {
+    let mut result = Acceptance::Unlisted;
+    for member in accept.split(|&b| b == b',') {
+        let mut parts = member.split(|&b| b == b';');
+        let Some(range) = parts.next() else { continue };
+        if !trim(range).eq_ignore_ascii_case(mime.as_bytes()) {
+            continue;
+        }
+        let mut q_zero = false;
+        for param in parts {
+            let param = trim(param);
+            if param.len() >= 2 && param[..2].eq_ignore_ascii_case(b"q=") {
+                q_zero = is_zero_q(trim(&param[2..]));
+            }
+        }
+        // A type listed twice: any positive listing wins.
+        result = match (result, q_zero) {
+            (Acceptance::Listed, _) | (_, false) => Acceptance::Listed,
+            _ => Acceptance::Refused,
+        };
+    }
+    result
+}
+
+fn is_zero_q(q: &[u8]) -> bool {
+    !q.is_empty() && q[0] == b'0' && q[1..].iter().all(|&b| b == b'.' || b == b'0')
+}
+
+fn trim(s: &[u8]) -> &[u8] {
+    let start = s
+        .iter()
+        .position(|b| !b.is_ascii_whitespace())
+        .unwrap_or(s.len());
+    let end = s
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(start, |e| e + 1);
+    &s[start..end]
+}
+
+/// Picks a modern format for a request whose variant leaves the format open.
+pub fn negotiate(
+    accept: Option<&[u8]>,
+    _user_agent: Option<&[u8]>,
+    opts: Options,
+) -> (Option<Format>, FormatReason) {
+    let accept = accept.unwrap_or(b"");
+    let avif = acceptance(accept, "image/avif");
+    let webp = acceptance(accept, "image/webp");
+    if opts.avif && avif == Acceptance::Listed {
+        return (Some(Format::Avif), FormatReason::Accept);
+    }
+    if opts.webp && webp == Acceptance::Listed {
+        return (Some(Format::Webp), FormatReason::Accept);
+    }
+    (None, FormatReason::None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: Options = Options {
+        avif: true,
+        webp: true,
+        user_agent_fallback: true,
+    };
+
+    #[test]
+    fn accept_decides() {
+        let cases: &[(&str, Option<Format>)] = &[
+            ("image/avif,image/webp,*/*", Some(Format::Avif)),
+            ("image/webp,*/*", Some(Format::Webp)),
+            ("image/avif;q=0,image/webp", Some(Format::Webp)),
+            ("image/avif;q=0.0, image/webp;q=0", None),
+            ("*/*", None),
+            ("image/*", None),
+            ("IMAGE/WEBP", Some(Format::Webp)),
+            ("image/webp;q=0.5", Some(Format::Webp)),
+            ("", None),
+        ];
+        for &(accept, want) in cases {
+            assert_eq!(
+                negotiate(Some(accept.as_bytes()), None, ALL).0,
+                want,
+                "{accept}"
+            );
+        }
+    }
+
+    #[test]
+    fn route_switches_limit_the_choice() {
+        let webp_only = Options { avif: false, ..ALL };
+        assert_eq!(
+            negotiate(Some(b"image/avif,image/webp"), None, webp_only).0,
+            Some(Format::Webp)
+        );
+    }
+
+    #[test]
+    fn non_utf8_accept_does_not_panic() {
+        assert_eq!(negotiate(Some(b"\xff\xfe;q=\xff,"), None, ALL).0, None);
+    }
+}

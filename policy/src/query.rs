@@ -1,0 +1,111 @@
+//! Splitting and percent-decoding of untrusted query strings.
+
+/// One `name[=value]` pair, percent-decoded (lossily: invalid UTF-8 becomes U+FFFD, which
+/// no grammar accepts, so the value is then rejected or dropped by name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair {
+    pub name: String,
+    pub value: String,
+}
+
+/// Splits `a=1&b=2` into decoded pairs. Empty segments (`a=1&&b=2`) are skipped.
+pub fn pairs(query: &[u8]) -> Vec<Pair> {
+    query
+        .split(|&b| b == b'&')
+        .filter(|seg| !seg.is_empty())
+        .map(|seg| {
+            let (name, value) = match seg.iter().position(|&b| b == b'=') {
+                Some(i) => (&seg[..i], &seg[i + 1..]),
+                None => (seg, &b""[..]),
+            };
+            Pair {
+                name: decode_lossy(name).to_ascii_lowercase(),
+                value: decode_lossy(value),
+            }
+        })
+        .collect()
+}
+
+/// Percent-decodes once. A `%` not followed by two hex digits is kept literally.
+pub fn decode(input: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len());
+    let mut i = 0;
+    while i < input.len() {
+        let b = input[i];
+        if b == b'%' && i + 2 < input.len() {
+            if let (Some(h), Some(l)) = (hex(input[i + 1]), hex(input[i + 2])) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b);
+        i += 1;
+    }
+    out
+}
+
+pub fn decode_lossy(input: &[u8]) -> String {
+    String::from_utf8_lossy(&decode(input)).into_owned()
+}
+
+fn hex(b: u8) -> Option<u8> {
+    match b {
+        b'0'..=b'9' => Some(b - b'0'),
+        b'a'..=b'f' => Some(b - b'a' + 10),
+        b'A'..=b'F' => Some(b - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// Splits a request target into path and query (without the `?`).
+pub fn split_target(target: &[u8]) -> (&[u8], &[u8]) {
+    match target.iter().position(|&b| b == b'?') {
+        Some(i) => (&target[..i], &target[i + 1..]),
+        None => (target, &b""[..]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_percent_escapes_once() {
+        assert_eq!(decode(b"a%20b%252e"), b"a b%2e");
+    }
+
+    #[test]
+    fn keeps_broken_escapes_literally() {
+        assert_eq!(decode(b"%zz%4"), b"%zz%4");
+        assert_eq!(decode(b"%"), b"%");
+    }
+
+    #[test]
+    fn pairs_lowercase_names_and_keep_values() {
+        let p = pairs(b"Width=200&&crop&Q=8%30");
+        assert_eq!(
+            p,
+            vec![
+                Pair {
+                    name: "width".into(),
+                    value: "200".into()
+                },
+                Pair {
+                    name: "crop".into(),
+                    value: "".into()
+                },
+                Pair {
+                    name: "q".into(),
+                    value: "80".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn splits_target() {
+        assert_eq!(split_target(b"/a?b=1?c"), (&b"/a"[..], &b"b=1?c"[..]));
+        assert_eq!(split_target(b"/a"), (&b"/a"[..], &b""[..]));
+    }
+}

@@ -1,0 +1,724 @@
+//! The canonical variant (DESIGN.md §3): what an output image is, independent of the URL
+//! dialect that asked for it. Its serialisation is the cache key.
+
+use crate::error::{ErrorCode, PolicyError, Warning, WarningCode};
+
+/// Largest box side, in output pixels.
+pub const MAX_DIM: u32 = 8192;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Fit {
+    #[default]
+    Inside,
+    Cover,
+    Contain,
+    Fill,
+    Outside,
+}
+
+impl Fit {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fit::Inside => "inside",
+            Fit::Cover => "cover",
+            Fit::Contain => "contain",
+            Fit::Fill => "fill",
+            Fit::Outside => "outside",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Fit> {
+        Some(match s {
+            "inside" => Fit::Inside,
+            "cover" => Fit::Cover,
+            "contain" => Fit::Contain,
+            "fill" => Fit::Fill,
+            "outside" => Fit::Outside,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Jpeg,
+    Png,
+    Webp,
+    Avif,
+    Gif,
+    /// Resolved by negotiation; only ever upstream when the edge could not decide.
+    Auto,
+}
+
+impl Format {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Format::Jpeg => "jpeg",
+            Format::Png => "png",
+            Format::Webp => "webp",
+            Format::Avif => "avif",
+            Format::Gif => "gif",
+            Format::Auto => "auto",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Format> {
+        Some(match s.to_ascii_lowercase().as_str() {
+            "jpeg" | "jpg" => Format::Jpeg,
+            "png" => Format::Png,
+            "webp" => Format::Webp,
+            "avif" => Format::Avif,
+            "gif" => Format::Gif,
+            "auto" => Format::Auto,
+            _ => return None,
+        })
+    }
+
+    pub fn mime(self) -> &'static str {
+        match self {
+            Format::Jpeg => "image/jpeg",
+            Format::Png => "image/png",
+            Format::Webp => "image/webp",
+            Format::Avif => "image/avif",
+            Format::Gif => "image/gif",
+            Format::Auto => "application/octet-stream",
+        }
+    }
+}
+
+/// Crop anchor (cover) or placement (contain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub enum Gravity {
+    #[default]
+    Center,
+    North,
+    South,
+    East,
+    West,
+    NorthEast,
+    NorthWest,
+    SouthEast,
+    SouthWest,
+    Smart,
+    Face,
+    /// Focal point, in ten-thousandths of the width and height.
+    Focal {
+        x: u16,
+        y: u16,
+    },
+}
+
+impl Gravity {
+    pub fn parse(s: &str) -> Option<Gravity> {
+        Some(match s {
+            "center" | "centre" => Gravity::Center,
+            "north" => Gravity::North,
+            "south" => Gravity::South,
+            "east" => Gravity::East,
+            "west" => Gravity::West,
+            "northeast" => Gravity::NorthEast,
+            "northwest" => Gravity::NorthWest,
+            "southeast" => Gravity::SouthEast,
+            "southwest" => Gravity::SouthWest,
+            "smart" => Gravity::Smart,
+            "face" => Gravity::Face,
+            _ => {
+                let rest = s.strip_prefix("fp:")?;
+                let (x, y) = rest.split_once(',')?;
+                let x = parse_fixed(x, 4)?;
+                let y = parse_fixed(y, 4)?;
+                if x > 10_000 || y > 10_000 {
+                    return None;
+                }
+                Gravity::Focal {
+                    x: x as u16,
+                    y: y as u16,
+                }
+            }
+        })
+    }
+
+    pub fn to_param(self) -> String {
+        match self {
+            Gravity::Center => "center".into(),
+            Gravity::North => "north".into(),
+            Gravity::South => "south".into(),
+            Gravity::East => "east".into(),
+            Gravity::West => "west".into(),
+            Gravity::NorthEast => "northeast".into(),
+            Gravity::NorthWest => "northwest".into(),
+            Gravity::SouthEast => "southeast".into(),
+            Gravity::SouthWest => "southwest".into(),
+            Gravity::Smart => "smart".into(),
+            Gravity::Face => "face".into(),
+            Gravity::Focal { x, y } => {
+                format!(
+                    "fp:{},{}",
+                    format_fixed(x as u32, 4),
+                    format_fixed(y as u32, 4)
+                )
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Flip {
+    H,
+    V,
+    Hv,
+}
+
+impl Flip {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flip::H => "h",
+            Flip::V => "v",
+            Flip::Hv => "hv",
+        }
+    }
+}
+
+/// A rectangle in upright source pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Rect {
+    pub x: u32,
+    pub y: u32,
+    pub w: u32,
+    pub h: u32,
+}
+
+impl Rect {
+    pub fn parse(s: &str) -> Option<Rect> {
+        let mut it = s.split(',').map(parse_uint);
+        let r = Rect {
+            x: it.next()??,
+            y: it.next()??,
+            w: it.next()??,
+            h: it.next()??,
+        };
+        if it.next().is_some() || r.w == 0 || r.h == 0 {
+            return None;
+        }
+        Some(r)
+    }
+
+    pub fn to_param(self) -> String {
+        format!("{},{},{},{}", self.x, self.y, self.w, self.h)
+    }
+}
+
+/// The canonical description of one output image.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Variant {
+    pub w: Option<u32>,
+    pub h: Option<u32>,
+    pub l: Option<u32>,
+    pub s: Option<u32>,
+    pub pct: Option<u32>,
+    /// Device pixel ratio in hundredths (100 = 1).
+    pub dpr: u32,
+    pub fit: Fit,
+    pub enlarge: bool,
+    pub lim_orig: bool,
+    pub gravity: Gravity,
+    pub crop: Option<Rect>,
+    pub q: Option<u8>,
+    pub fmt: Option<Format>,
+    pub prog: bool,
+    /// RGBA; alpha 255 serialises as `RRGGBB`.
+    pub bg: Option<[u8; 4]>,
+    pub rot: u16,
+    pub flip: Option<Flip>,
+    /// Gaussian sigma in hundredths.
+    pub blur: Option<u32>,
+}
+
+impl Default for Variant {
+    fn default() -> Self {
+        Variant {
+            w: None,
+            h: None,
+            l: None,
+            s: None,
+            pct: None,
+            dpr: 100,
+            fit: Fit::Inside,
+            enlarge: false,
+            lim_orig: false,
+            gravity: Gravity::Center,
+            crop: None,
+            q: None,
+            fmt: None,
+            prog: false,
+            bg: None,
+            rot: 0,
+            flip: None,
+            blur: None,
+        }
+    }
+}
+
+/// Names of the canonical parameters, sorted (the order of the canonical query).
+pub const CANONICAL_NAMES: &[&str] = &[
+    "bg", "blur", "crop", "dpr", "enlarge", "fit", "flip", "fmt", "gravity", "h", "l", "lim",
+    "pct", "prog", "q", "rot", "s", "w",
+];
+
+impl Variant {
+    /// Sets one canonical parameter from its textual value. `Ok(false)` when `name` is not
+    /// a canonical parameter (the caller decides whether to drop it).
+    pub fn set(
+        &mut self,
+        name: &str,
+        value: &str,
+        warnings: &mut Vec<Warning>,
+    ) -> Result<bool, PolicyError> {
+        let bad = || PolicyError::bad_param(name, value);
+        match name {
+            "w" => self.w = Some(parse_dim(name, value)?),
+            "h" => self.h = Some(parse_dim(name, value)?),
+            "l" => self.l = Some(parse_dim(name, value)?),
+            "s" => self.s = Some(parse_dim(name, value)?),
+            "pct" => {
+                let v = parse_uint(value).ok_or_else(bad)?;
+                if !(1..=1000).contains(&v) {
+                    return Err(bad());
+                }
+                self.pct = Some(v);
+            }
+            "dpr" => self.dpr = parse_dpr(value, warnings).ok_or_else(bad)?,
+            "fit" => self.fit = Fit::parse(value).ok_or_else(bad)?,
+            "enlarge" => self.enlarge = parse_bool01(value).ok_or_else(bad)?,
+            "lim" => {
+                if value != "orig" {
+                    return Err(bad());
+                }
+                self.lim_orig = true;
+            }
+            "gravity" => self.gravity = Gravity::parse(value).ok_or_else(bad)?,
+            "crop" => self.crop = Some(Rect::parse(value).ok_or_else(bad)?),
+            "q" => self.q = Some(parse_quality(name, value, warnings)?),
+            "fmt" => self.fmt = Some(Format::parse(value).ok_or_else(bad)?),
+            "prog" => self.prog = parse_bool01(value).ok_or_else(bad)?,
+            "bg" => self.bg = Some(parse_color(value).ok_or_else(bad)?),
+            "rot" => {
+                self.rot = match value {
+                    "0" => 0,
+                    "90" => 90,
+                    "180" => 180,
+                    "270" => 270,
+                    _ => return Err(bad()),
+                }
+            }
+            "flip" => {
+                self.flip = Some(match value {
+                    "h" => Flip::H,
+                    "v" => Flip::V,
+                    "hv" | "vh" => Flip::Hv,
+                    _ => return Err(bad()),
+                })
+            }
+            "blur" => {
+                let v = parse_fixed(value, 2).ok_or_else(bad)?;
+                if !(30..=10_000).contains(&v) {
+                    return Err(bad());
+                }
+                self.blur = Some(v);
+            }
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    /// Applies the canonical-form rules: combinations are checked, and parameters that
+    /// are defaults or cannot act are reset so that they do not reach the cache key.
+    pub fn normalize(&mut self) -> Result<(), PolicyError> {
+        let has_wh = self.w.is_some() || self.h.is_some();
+        let has_ls = self.l.is_some() || self.s.is_some();
+        if has_wh && has_ls {
+            return Err(PolicyError::new(
+                ErrorCode::BadParam,
+                "`l`/`s` cannot be combined with `w`/`h`",
+            ));
+        }
+        if self.pct.is_some() && (has_wh || has_ls) {
+            return Err(PolicyError::new(
+                ErrorCode::BadParam,
+                "`pct` cannot be combined with a box",
+            ));
+        }
+        for (name, side) in [("w", self.w), ("h", self.h), ("l", self.l), ("s", self.s)] {
+            if let Some(v) = side {
+                if u64::from(v) * u64::from(self.dpr) > u64::from(MAX_DIM) * 100 {
+                    return Err(PolicyError::new(
+                        ErrorCode::TooLarge,
+                        format!("`{name}` × dpr exceeds the maximum side of {MAX_DIM} px"),
+                    ));
+                }
+            }
+        }
+        let two_sides =
+            (self.w.is_some() && self.h.is_some()) || (self.l.is_some() && self.s.is_some());
+        if matches!(self.fit, Fit::Cover | Fit::Contain | Fit::Fill) && !two_sides {
+            self.fit = Fit::Inside;
+        }
+        if matches!(self.fit, Fit::Inside | Fit::Outside | Fit::Fill) {
+            self.gravity = Gravity::Center;
+        }
+        if self.lim_orig && !has_wh && !has_ls && self.pct.is_none_or(|p| p <= 100) {
+            self.lim_orig = false;
+        }
+        Ok(())
+    }
+
+    /// Canonical parameters, sorted by name, defaults left out.
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        let mut out: Vec<(&'static str, String)> = Vec::with_capacity(8);
+        if let Some(bg) = self.bg {
+            out.push(("bg", format_color(bg)));
+        }
+        if let Some(b) = self.blur {
+            out.push(("blur", format_fixed(b, 2)));
+        }
+        if let Some(c) = self.crop {
+            out.push(("crop", c.to_param()));
+        }
+        if self.dpr != 100 {
+            out.push(("dpr", format_fixed(self.dpr, 2)));
+        }
+        if self.enlarge {
+            out.push(("enlarge", "1".into()));
+        }
+        if self.fit != Fit::Inside {
+            out.push(("fit", self.fit.as_str().into()));
+        }
+        if let Some(f) = self.flip {
+            out.push(("flip", f.as_str().into()));
+        }
+        if let Some(f) = self.fmt {
+            out.push(("fmt", f.as_str().into()));
+        }
+        if self.gravity != Gravity::Center {
+            out.push(("gravity", self.gravity.to_param()));
+        }
+        if let Some(h) = self.h {
+            out.push(("h", h.to_string()));
+        }
+        if let Some(l) = self.l {
+            out.push(("l", l.to_string()));
+        }
+        if self.lim_orig {
+            out.push(("lim", "orig".into()));
+        }
+        if let Some(p) = self.pct {
+            out.push(("pct", p.to_string()));
+        }
+        if self.prog {
+            out.push(("prog", "1".into()));
+        }
+        if let Some(q) = self.q {
+            out.push(("q", q.to_string()));
+        }
+        if self.rot != 0 {
+            out.push(("rot", self.rot.to_string()));
+        }
+        if let Some(s) = self.s {
+            out.push(("s", s.to_string()));
+        }
+        if let Some(w) = self.w {
+            out.push(("w", w.to_string()));
+        }
+        out
+    }
+
+    /// The canonical query string (no leading `?`). Values only use `[A-Za-z0-9._~,:-]`.
+    pub fn to_query(&self) -> String {
+        let mut q = String::with_capacity(48);
+        for (i, (k, v)) in self.params().iter().enumerate() {
+            if i > 0 {
+                q.push('&');
+            }
+            q.push_str(k);
+            q.push('=');
+            q.push_str(v);
+        }
+        q
+    }
+
+    /// Parses a canonical query strictly: unknown names are dropped with a warning.
+    pub fn from_query(query: &[u8]) -> Result<(Variant, Vec<Warning>), PolicyError> {
+        let mut v = Variant::default();
+        let mut warnings = Vec::new();
+        for pair in crate::query::pairs(query) {
+            if !v.set(&pair.name, &pair.value, &mut warnings)? {
+                warnings.push(dropped(&pair.name));
+            }
+        }
+        v.normalize()?;
+        Ok((v, warnings))
+    }
+}
+
+pub(crate) fn dropped(name: &str) -> Warning {
+    Warning::new(
+        WarningCode::DroppedParam,
+        format!(
+            "unknown parameter `{}` dropped",
+            crate::error::truncate(name, 64)
+        ),
+    )
+}
+
+/// Parses a plain decimal integer (no sign, no leading `+`). Overflow gives `None`.
+pub fn parse_uint(s: &str) -> Option<u32> {
+    if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+fn parse_dim(name: &str, value: &str) -> Result<u32, PolicyError> {
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // All digits: a huge value is a size problem, not a syntax one.
+        return match parse_uint(value) {
+            Some(0) => Err(PolicyError::bad_param(name, value)),
+            Some(v) if v <= MAX_DIM => Ok(v),
+            _ => Err(PolicyError::new(
+                ErrorCode::TooLarge,
+                format!("`{name}` exceeds the maximum side of {MAX_DIM} px"),
+            )),
+        };
+    }
+    Err(PolicyError::bad_param(name, value))
+}
+
+pub(crate) fn parse_quality(
+    name: &str,
+    value: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<u8, PolicyError> {
+    let digits = value.bytes().all(|b| b.is_ascii_digit()) && !value.is_empty();
+    if !digits {
+        return Err(PolicyError::bad_param(name, value));
+    }
+    let v = parse_uint(value).unwrap_or(u32::MAX);
+    let clamped = v.clamp(1, 100);
+    if clamped != v {
+        warnings.push(Warning::new(
+            WarningCode::Clamped,
+            format!(
+                "`{name}` {} clamped to {clamped}",
+                crate::error::truncate(value, 16)
+            ),
+        ));
+    }
+    Ok(clamped as u8)
+}
+
+pub(crate) fn parse_dpr(value: &str, warnings: &mut Vec<Warning>) -> Option<u32> {
+    let v = parse_fixed(value, 2)?;
+    let clamped = v.clamp(100, 400);
+    if clamped != v {
+        warnings.push(Warning::new(
+            WarningCode::Clamped,
+            format!(
+                "`dpr` {} clamped to {}",
+                crate::error::truncate(value, 16),
+                format_fixed(clamped, 2)
+            ),
+        ));
+    }
+    Some(clamped)
+}
+
+fn parse_bool01(s: &str) -> Option<bool> {
+    match s {
+        "0" => Some(false),
+        "1" => Some(true),
+        _ => None,
+    }
+}
+
+/// Parses `RRGGBB` or `RRGGBBAA` (an optional leading `#` is tolerated).
+pub fn parse_color(s: &str) -> Option<[u8; 4]> {
+    let s = s.strip_prefix('#').unwrap_or(s);
+    if !(s.len() == 6 || s.len() == 8) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let byte = |i: usize| u8::from_str_radix(&s[i..i + 2], 16).ok();
+    Some([
+        byte(0)?,
+        byte(2)?,
+        byte(4)?,
+        if s.len() == 8 { byte(6)? } else { 255 },
+    ])
+}
+
+pub fn format_color(c: [u8; 4]) -> String {
+    if c[3] == 255 {
+        format!("{:02x}{:02x}{:02x}", c[0], c[1], c[2])
+    } else {
+        format!("{:02x}{:02x}{:02x}{:02x}", c[0], c[1], c[2], c[3])
+    }
+}
+
+/// Parses a non-negative decimal into fixed point with `decimals` places, rounding
+/// half up beyond them (`1.255` → 126 at 2 places).
+pub fn parse_fixed(s: &str, decimals: u32) -> Option<u32> {
+    let (int, frac) = match s.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (s, ""),
+    };
+    if (int.is_empty() && frac.is_empty())
+        || !int.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+        || int.len() > 6
+        || frac.len() > 12
+    {
+        return None;
+    }
+    let scale = 10u64.pow(decimals);
+    let int_v: u64 = if int.is_empty() { 0 } else { int.parse().ok()? };
+    let mut frac_v: u64 = 0;
+    let fb = frac.as_bytes();
+    for i in 0..decimals as usize {
+        frac_v = frac_v * 10 + fb.get(i).map_or(0, |d| u64::from(d - b'0'));
+    }
+    let round_up = fb.get(decimals as usize).is_some_and(|&d| d >= b'5');
+    let v = int_v * scale + frac_v + u64::from(round_up);
+    u32::try_from(v).ok()
+}
+
+/// Shortest decimal form of a fixed-point value (`150` at 2 places → `1.5`, `200` → `2`).
+pub fn format_fixed(v: u32, decimals: u32) -> String {
+    let scale = 10u32.pow(decimals);
+    let int = v / scale;
+    let frac = v % scale;
+    if frac == 0 {
+        return int.to_string();
+    }
+    let mut f = format!("{:0width$}", frac, width = decimals as usize);
+    while f.ends_with('0') {
+        f.pop();
+    }
+    format!("{int}.{f}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn canon(q: &str) -> String {
+        Variant::from_query(q.as_bytes()).unwrap().0.to_query()
+    }
+
+    #[test]
+    fn canonical_form_sorts_and_drops_defaults() {
+        let cases = [
+            ("w=200&h=150&fit=cover", "fit=cover&h=150&w=200"),
+            (
+                "fit=inside&w=10&enlarge=0&gravity=center&dpr=1&rot=0",
+                "w=10",
+            ),
+            ("w=10&fit=cover", "w=10"),
+            ("w=10&h=10&fit=fill&gravity=north", "fit=fill&h=10&w=10"),
+            ("dpr=2.0&w=5", "dpr=2&w=5"),
+            ("dpr=1.50&w=5", "dpr=1.5&w=5"),
+            ("w=007", "w=7"),
+            ("pct=50&lim=orig", "pct=50"),
+            ("pct=150&lim=orig", "lim=orig&pct=150"),
+            ("bg=FFFFFF&w=1", "bg=ffffff&w=1"),
+            ("bg=000000ff", "bg=000000"),
+            (
+                "gravity=fp:0.50,0.250&w=1&h=1&fit=cover",
+                "fit=cover&gravity=fp:0.5,0.25&h=1&w=1",
+            ),
+            ("q=80&fmt=jpg", "fmt=jpeg&q=80"),
+            ("junk=1&w=3", "w=3"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(canon(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn clamps_quality_and_dpr_with_a_warning() {
+        let (v, w) = Variant::from_query(b"q=0&dpr=5&w=10").unwrap();
+        assert_eq!(v.q, Some(1));
+        assert_eq!(v.dpr, 400);
+        assert_eq!(
+            w.iter().filter(|w| w.code == WarningCode::Clamped).count(),
+            2
+        );
+    }
+
+    #[test]
+    fn rejects_malformed_values_naming_the_parameter() {
+        for q in [
+            "w=-5",
+            "q=abc",
+            "fit=squash",
+            "w=0",
+            "rot=45",
+            "crop=1,2,3",
+            "bg=xyz",
+            "blur=0.1",
+            "dpr=-1",
+        ] {
+            let e = Variant::from_query(q.as_bytes()).unwrap_err();
+            assert_eq!(e.code, ErrorCode::BadParam, "{q}");
+            let name = q.split('=').next().unwrap();
+            assert!(
+                e.message.contains(&format!("`{name}`")),
+                "{q}: {}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_boxes_over_max_dim() {
+        for q in ["w=8193", "h=99999999999999", "w=5000&dpr=2"] {
+            assert_eq!(
+                Variant::from_query(q.as_bytes()).unwrap_err().code,
+                ErrorCode::TooLarge,
+                "{q}"
+            );
+        }
+        assert!(Variant::from_query(b"w=8192").is_ok());
+    }
+
+    #[test]
+    fn rejects_conflicting_boxes() {
+        for q in ["w=1&l=2", "pct=50&w=3", "s=4&pct=5"] {
+            assert_eq!(
+                Variant::from_query(q.as_bytes()).unwrap_err().code,
+                ErrorCode::BadParam,
+                "{q}"
+            );
+        }
+    }
+
+    #[test]
+    fn fixed_point_round_trips() {
+        assert_eq!(parse_fixed("1.255", 2), Some(126));
+        assert_eq!(parse_fixed(".5", 2), Some(50));
+        assert_eq!(parse_fixed("2.", 2), Some(200));
+        assert_eq!(parse_fixed("", 2), None);
+        assert_eq!(parse_fixed("1e3", 2), None);
+        assert_eq!(format_fixed(150, 2), "1.5");
+        assert_eq!(format_fixed(5, 4), "0.0005");
+    }
+
+    #[test]
+    fn canonical_query_is_a_fixed_point() {
+        for q in [
+            "w=200&h=150&fit=cover&q=70&fmt=webp",
+            "crop=1,2,3,4&rot=90&flip=hv&blur=2.5&l=300",
+        ] {
+            let once = canon(q);
+            assert_eq!(canon(&once), once);
+        }
+    }
+}
