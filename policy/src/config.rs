@@ -57,11 +57,7 @@ pub struct FormatsConfig {
 
 impl Default for FormatsConfig {
     fn default() -> Self {
-        FormatsConfig {
-            avif: true,
-            webp: true,
-            user_agent_fallback: true,
-        }
+        FormatsConfig { avif: true, webp: true, user_agent_fallback: true }
     }
 }
 
@@ -99,14 +95,8 @@ mod tests {
 
     #[test]
     fn empty_configuration_is_the_default() {
-        assert_eq!(
-            FilterConfig::from_json(b"").unwrap(),
-            FilterConfig::default()
-        );
-        assert_eq!(
-            FilterConfig::from_json(b"{}").unwrap(),
-            FilterConfig::default()
-        );
+        assert_eq!(FilterConfig::from_json(b"").unwrap(), FilterConfig::default());
+        assert_eq!(FilterConfig::from_json(b"{}").unwrap(), FilterConfig::default());
     }
 
     #[test]
@@ -125,9 +115,7 @@ mod tests {
 
     #[test]
     fn routes_take_defaults() {
-        let c =
-            FilterConfig::from_json(br#"{"routes":[{"dialect":"qiniu","key_prefix":"legacy/"}]}"#)
-                .unwrap();
+        let c = FilterConfig::from_json(br#"{"routes":[{"dialect":"qiniu","key_prefix":"legacy/"}]}"#).unwrap();
         assert_eq!(c.routes[0].prefix, "/");
         assert_eq!(c.routes[0].dialect, Some(Dialect::Qiniu));
         assert!(c.routes[0].formats.avif);

@@ -90,12 +90,7 @@ impl Policy {
             default = default_route();
             &default
         } else {
-            match self
-                .config
-                .routes
-                .iter()
-                .find(|r| route_matches(r, req.authority, path))
-            {
+            match self.config.routes.iter().find(|r| route_matches(r, req.authority, path)) {
                 Some(r) => r,
                 None => return Decision::Pass,
             }
@@ -115,19 +110,12 @@ impl Policy {
     ) -> Result<Outcome, PolicyError> {
         let rest = &path[route.prefix.len().min(path.len())..];
         // Canonical URLs keep their `/img/` namespace whatever the route prefix.
-        let rest = rest
-            .strip_prefix(b"img/")
-            .filter(|_| route.prefix == "/")
-            .unwrap_or(rest);
+        let rest = rest.strip_prefix(b"img/").filter(|_| route.prefix == "/").unwrap_or(rest);
         let rest = rest.strip_prefix(b"/").unwrap_or(rest);
         let dialect = route.dialect.unwrap_or_else(|| dialect::sniff(rest, query));
         let t = dialect::translate(dialect, rest, query)?;
         let mut variant = t.variant;
-        let key = if route.key_prefix.is_empty() {
-            t.key
-        } else {
-            format!("{}{}", route.key_prefix, t.key)
-        };
+        let key = if route.key_prefix.is_empty() { t.key } else { format!("{}{}", route.key_prefix, t.key) };
         key::validate_key(&key)?;
 
         let negotiates = route.formats.avif || route.formats.webp;
@@ -156,14 +144,7 @@ impl Policy {
                 vary.push("User-Agent");
             }
         }
-        Ok(Outcome {
-            dialect,
-            key,
-            variant,
-            format_reason,
-            vary,
-            warnings: t.warnings,
-        })
+        Ok(Outcome { dialect, key, variant, format_reason, vary, warnings: t.warnings })
     }
 }
 
@@ -182,10 +163,7 @@ mod tests {
     use super::*;
 
     fn forward(p: &Policy, path: &str) -> Outcome {
-        match p.decide(&RequestHead {
-            path: path.as_bytes(),
-            ..Default::default()
-        }) {
+        match p.decide(&RequestHead { path: path.as_bytes(), ..Default::default() }) {
             Decision::Forward(o) => *o,
             other => panic!("{path}: {other:?}"),
         }
@@ -198,24 +176,14 @@ mod tests {
             forward(&p, "/demo.jpg?width=200&height=150&crop=1").canonical_path(),
             "/img/demo.jpg?fit=cover&h=150&w=200"
         );
-        assert_eq!(
-            forward(&p, "/img/demo.jpg?w=100&fmt=webp").canonical_path(),
-            "/img/demo.jpg?fmt=webp&w=100"
-        );
-        assert_eq!(
-            forward(&p, "/img/a%20b.jpg").canonical_path(),
-            "/img/a%20b.jpg"
-        );
+        assert_eq!(forward(&p, "/img/demo.jpg?w=100&fmt=webp").canonical_path(), "/img/demo.jpg?fmt=webp&w=100");
+        assert_eq!(forward(&p, "/img/a%20b.jpg").canonical_path(), "/img/a%20b.jpg");
     }
 
     #[test]
     fn negotiation_fills_an_open_format_and_sets_vary() {
         let p = Policy::new(FilterConfig::default());
-        let d = p.decide(&RequestHead {
-            path: b"/a.jpg?w=10",
-            accept: Some(b"image/webp,*/*"),
-            ..Default::default()
-        });
+        let d = p.decide(&RequestHead { path: b"/a.jpg?w=10", accept: Some(b"image/webp,*/*"), ..Default::default() });
         let Decision::Forward(o) = d else { panic!() };
         assert_eq!(o.variant.fmt, Some(Format::Webp));
         assert_eq!(o.format_reason, FormatReason::Accept);
@@ -225,11 +193,7 @@ mod tests {
     #[test]
     fn explicit_format_wins_and_needs_no_vary() {
         let p = Policy::new(FilterConfig::default());
-        let d = p.decide(&RequestHead {
-            path: b"/a.jpg?fmt=png",
-            accept: Some(b"image/avif"),
-            ..Default::default()
-        });
+        let d = p.decide(&RequestHead { path: b"/a.jpg?fmt=png", accept: Some(b"image/avif"), ..Default::default() });
         let Decision::Forward(o) = d else { panic!() };
         assert_eq!(o.variant.fmt, Some(Format::Png));
         assert!(o.vary.is_empty());
@@ -237,35 +201,18 @@ mod tests {
 
     #[test]
     fn unclaimed_paths_pass_and_key_prefix_maps() {
-        let cfg =
-            FilterConfig::from_json(br#"{"routes":[{"prefix":"/legacy/","key_prefix":"old/"}]}"#)
-                .unwrap();
+        let cfg = FilterConfig::from_json(br#"{"routes":[{"prefix":"/legacy/","key_prefix":"old/"}]}"#).unwrap();
         let p = Policy::new(cfg);
-        assert_eq!(
-            p.decide(&RequestHead {
-                path: b"/other/a.jpg",
-                ..Default::default()
-            }),
-            Decision::Pass
-        );
-        assert_eq!(
-            forward(&p, "/legacy/a.jpg?width=5").canonical_path(),
-            "/img/old/a.jpg?w=5"
-        );
+        assert_eq!(p.decide(&RequestHead { path: b"/other/a.jpg", ..Default::default() }), Decision::Pass);
+        assert_eq!(forward(&p, "/legacy/a.jpg?width=5").canonical_path(), "/img/old/a.jpg?w=5");
     }
 
     #[test]
     fn traversal_is_rejected() {
         let p = Policy::new(FilterConfig::default());
         for path in ["/../etc/passwd", "/img/%2e%2e/x", "/", "", "/img/a//b"] {
-            let d = p.decide(&RequestHead {
-                path: path.as_bytes(),
-                ..Default::default()
-            });
-            assert!(
-                matches!(d, Decision::Reject(ref e) if e.status() == 400),
-                "{path}: {d:?}"
-            );
+            let d = p.decide(&RequestHead { path: path.as_bytes(), ..Default::default() });
+            assert!(matches!(d, Decision::Reject(ref e) if e.status() == 400), "{path}: {d:?}");
         }
     }
 }

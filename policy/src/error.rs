@@ -43,19 +43,13 @@ pub struct PolicyError {
 
 impl PolicyError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        PolicyError {
-            code,
-            message: message.into(),
-        }
+        PolicyError { code, message: message.into() }
     }
 
     pub fn bad_param(name: &str, value: &str) -> Self {
         PolicyError::new(
             ErrorCode::BadParam,
-            format!(
-                "invalid value for parameter `{name}`: {:?}",
-                truncate(value, 64)
-            ),
+            format!("invalid value for parameter `{name}`: {:?}", truncate(value, 64)),
         )
     }
 
@@ -65,8 +59,7 @@ impl PolicyError {
 
     /// The JSON error body of DESIGN.md §5.
     pub fn to_json(&self) -> String {
-        serde_json::json!({"error": {"code": self.code.as_str(), "message": self.message}})
-            .to_string()
+        serde_json::json!({"error": {"code": self.code.as_str(), "message": self.message}}).to_string()
     }
 }
 
@@ -107,10 +100,7 @@ pub struct Warning {
 
 impl Warning {
     pub fn new(code: WarningCode, message: impl Into<String>) -> Self {
-        Warning {
-            code,
-            message: message.into(),
-        }
+        Warning { code, message: message.into() }
     }
 }
 

@@ -34,11 +34,7 @@ pub fn validate_key(key: &str) -> Result<(), PolicyError> {
     // What is still percent-encoded after one decoding was encoded twice: a classic way
     // to smuggle `..` past a proxy that decodes once more than we do.
     let b = key.as_bytes();
-    if contains_ci(b, b"%2e")
-        || contains_ci(b, b"%2f")
-        || contains_ci(b, b"%5c")
-        || contains_ci(b, b"%25")
-    {
+    if contains_ci(b, b"%2e") || contains_ci(b, b"%2f") || contains_ci(b, b"%5c") || contains_ci(b, b"%25") {
         return Err(bad_key("doubly encoded character in key"));
     }
     for seg in key.split('/') {
@@ -81,8 +77,7 @@ fn bad_key(msg: impl Into<String>) -> PolicyError {
 }
 
 fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
+    hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 #[cfg(test)]
@@ -91,13 +86,7 @@ mod tests {
 
     #[test]
     fn accepts_plain_and_unicode_keys() {
-        for raw in [
-            "demo.jpg",
-            "a/b/c.png",
-            "caf%C3%A9.jpg",
-            "with%20space.jpg",
-            "x..y.jpg",
-        ] {
+        for raw in ["demo.jpg", "a/b/c.png", "caf%C3%A9.jpg", "with%20space.jpg", "x..y.jpg"] {
             assert!(parse_key(raw.as_bytes()).is_ok(), "{raw}");
         }
     }
@@ -135,10 +124,7 @@ mod tests {
         let ok = "a".repeat(1024);
         assert!(parse_key(ok.as_bytes()).is_ok());
         let long = "a".repeat(1025);
-        assert_eq!(
-            parse_key(long.as_bytes()).unwrap_err().code,
-            ErrorCode::BadKey
-        );
+        assert_eq!(parse_key(long.as_bytes()).unwrap_err().code, ErrorCode::BadKey);
     }
 
     #[test]

@@ -71,23 +71,13 @@ fn is_zero_q(q: &[u8]) -> bool {
 }
 
 fn trim(s: &[u8]) -> &[u8] {
-    let start = s
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(s.len());
-    let end = s
-        .iter()
-        .rposition(|b| !b.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
+    let start = s.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(s.len());
+    let end = s.iter().rposition(|b| !b.is_ascii_whitespace()).map_or(start, |e| e + 1);
     &s[start..end]
 }
 
 /// Picks a modern format for a request whose variant leaves the format open.
-pub fn negotiate(
-    accept: Option<&[u8]>,
-    _user_agent: Option<&[u8]>,
-    opts: Options,
-) -> (Option<Format>, FormatReason) {
+pub fn negotiate(accept: Option<&[u8]>, _user_agent: Option<&[u8]>, opts: Options) -> (Option<Format>, FormatReason) {
     let accept = accept.unwrap_or(b"");
     let avif = acceptance(accept, "image/avif");
     let webp = acceptance(accept, "image/webp");
@@ -104,11 +94,7 @@ pub fn negotiate(
 mod tests {
     use super::*;
 
-    const ALL: Options = Options {
-        avif: true,
-        webp: true,
-        user_agent_fallback: true,
-    };
+    const ALL: Options = Options { avif: true, webp: true, user_agent_fallback: true };
 
     #[test]
     fn accept_decides() {
@@ -124,21 +110,14 @@ mod tests {
             ("", None),
         ];
         for &(accept, want) in cases {
-            assert_eq!(
-                negotiate(Some(accept.as_bytes()), None, ALL).0,
-                want,
-                "{accept}"
-            );
+            assert_eq!(negotiate(Some(accept.as_bytes()), None, ALL).0, want, "{accept}");
         }
     }
 
     #[test]
     fn route_switches_limit_the_choice() {
         let webp_only = Options { avif: false, ..ALL };
-        assert_eq!(
-            negotiate(Some(b"image/avif,image/webp"), None, webp_only).0,
-            Some(Format::Webp)
-        );
+        assert_eq!(negotiate(Some(b"image/avif,image/webp"), None, webp_only).0, Some(Format::Webp));
     }
 
     #[test]

@@ -39,11 +39,7 @@ pub struct Plan {
 /// Plans `variant` for an upright source of `src_w`×`src_h` pixels.
 pub fn plan(v: &Variant, src_w: u32, src_h: u32) -> Plan {
     let (src_w, src_h) = (src_w.max(1), src_h.max(1));
-    let (rw, rh) = if v.rot == 90 || v.rot == 270 {
-        (src_h, src_w)
-    } else {
-        (src_w, src_h)
-    };
+    let (rw, rh) = if v.rot == 90 || v.rot == 270 { (src_h, src_w) } else { (src_w, src_h) };
     let crop = v.crop.and_then(|c| clamp_rect(c, rw, rh));
     let (cw, ch) = crop.map_or((rw, rh), |c| (c.w, c.h));
 
@@ -124,16 +120,8 @@ pub fn plan(v: &Variant, src_w: u32, src_h: u32) -> Plan {
 
     // Width-limited when bw/cw <= bh/ch.
     let width_limited = u64::from(bw) * u64::from(ch) <= u64::from(bh) * u64::from(cw);
-    let inside_size = if width_limited {
-        (bw, scale(ch, bw, cw))
-    } else {
-        (scale(cw, bh, ch), bh)
-    };
-    let outside_size = if width_limited {
-        (scale(cw, bh, ch).max(bw), bh)
-    } else {
-        (bw, scale(ch, bw, cw).max(bh))
-    };
+    let inside_size = if width_limited { (bw, scale(ch, bw, cw)) } else { (scale(cw, bh, ch), bh) };
+    let outside_size = if width_limited { (scale(cw, bh, ch).max(bw), bh) } else { (bw, scale(ch, bw, cw).max(bh)) };
     let inside_enlarges = inside_size.0 > cw || inside_size.1 > ch;
     let outside_enlarges = outside_size.0 > cw || outside_size.1 > ch;
 
@@ -142,26 +130,11 @@ pub fn plan(v: &Variant, src_w: u32, src_h: u32) -> Plan {
             if inside_enlarges && v.lim_orig {
                 return passthrough(src_w, src_h);
             }
-            p.resize = if inside_enlarges && !v.enlarge {
-                (cw, ch)
-            } else {
-                inside_size
-            };
+            p.resize = if inside_enlarges && !v.enlarge { (cw, ch) } else { inside_size };
             (p.width, p.height) = p.resize;
             if v.fit == Fit::Contain {
-                let (x, y) = anchor(
-                    v.gravity,
-                    bw - p.resize.0.min(bw),
-                    bh - p.resize.1.min(bh),
-                    p.resize,
-                    (bw, bh),
-                );
-                p.pad = Some(Pad {
-                    width: bw,
-                    height: bh,
-                    x,
-                    y,
-                });
+                let (x, y) = anchor(v.gravity, bw - p.resize.0.min(bw), bh - p.resize.1.min(bh), p.resize, (bw, bh));
+                p.pad = Some(Pad { width: bw, height: bh, x, y });
                 (p.width, p.height) = (bw, bh);
             }
         }
@@ -169,11 +142,7 @@ pub fn plan(v: &Variant, src_w: u32, src_h: u32) -> Plan {
             if outside_enlarges && v.lim_orig {
                 return passthrough(src_w, src_h);
             }
-            p.resize = if outside_enlarges && !v.enlarge {
-                (cw, ch)
-            } else {
-                outside_size
-            };
+            p.resize = if outside_enlarges && !v.enlarge { (cw, ch) } else { outside_size };
             (p.width, p.height) = p.resize;
         }
         Fit::Cover => {
@@ -188,20 +157,9 @@ pub fn plan(v: &Variant, src_w: u32, src_h: u32) -> Plan {
                 (bw, bh, outside_size)
             };
             p.resize = resized;
-            let (x, y) = anchor(
-                v.gravity,
-                resized.0 - box_w,
-                resized.1 - box_h,
-                (box_w, box_h),
-                resized,
-            );
+            let (x, y) = anchor(v.gravity, resized.0 - box_w, resized.1 - box_h, (box_w, box_h), resized);
             if (box_w, box_h) != resized {
-                p.post_crop = Some(Rect {
-                    x,
-                    y,
-                    w: box_w,
-                    h: box_h,
-                });
+                p.post_crop = Some(Rect { x, y, w: box_w, h: box_h });
             }
             (p.width, p.height) = (box_w, box_h);
         }
@@ -210,11 +168,7 @@ pub fn plan(v: &Variant, src_w: u32, src_h: u32) -> Plan {
             if enlarges && v.lim_orig {
                 return passthrough(src_w, src_h);
             }
-            p.resize = if enlarges && !v.enlarge {
-                shrink_box(bw, bh, cw, ch)
-            } else {
-                (bw, bh)
-            };
+            p.resize = if enlarges && !v.enlarge { shrink_box(bw, bh, cw, ch) } else { (bw, bh) };
             (p.width, p.height) = p.resize;
         }
     }
@@ -238,14 +192,8 @@ fn shrink_box(bw: u32, bh: u32, cw: u32, ch: u32) -> (u32, u32) {
 }
 
 /// Offset of a `window` inside `outer` given the slack on each axis.
-fn anchor(
-    g: Gravity,
-    slack_x: u32,
-    slack_y: u32,
-    window: (u32, u32),
-    outer: (u32, u32),
-) -> (u32, u32) {
-    let start = |slack: u32| 0u32.min(slack);
+fn anchor(g: Gravity, slack_x: u32, slack_y: u32, window: (u32, u32), outer: (u32, u32)) -> (u32, u32) {
+    let start = |_slack: u32| 0u32;
     let mid = |slack: u32| slack / 2;
     let end = |slack: u32| slack;
     match g {
@@ -271,12 +219,7 @@ fn clamp_rect(r: Rect, w: u32, h: u32) -> Option<Rect> {
     if r.x >= w || r.y >= h {
         return None;
     }
-    Some(Rect {
-        x: r.x,
-        y: r.y,
-        w: r.w.min(w - r.x),
-        h: r.h.min(h - r.y),
-    })
+    Some(Rect { x: r.x, y: r.y, w: r.w.min(w - r.x), h: r.h.min(h - r.y) })
 }
 
 #[cfg(test)]
@@ -290,6 +233,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::type_complexity)]
     fn output_sizes() {
         let cases: &[(&str, (u32, u32), (u32, u32))] = &[
             ("w=200&h=150&fit=cover", (1600, 900), (200, 150)),
@@ -335,15 +279,7 @@ mod tests {
         let (v, _) = Variant::from_query(b"w=200&h=200&fit=cover&gravity=east").unwrap();
         let p = plan(&v, 1200, 800);
         assert_eq!(p.resize, (300, 200));
-        assert_eq!(
-            p.post_crop,
-            Some(Rect {
-                x: 100,
-                y: 0,
-                w: 200,
-                h: 200
-            })
-        );
+        assert_eq!(p.post_crop, Some(Rect { x: 100, y: 0, w: 200, h: 200 }));
     }
 
     #[test]
@@ -351,14 +287,6 @@ mod tests {
         let (v, _) = Variant::from_query(b"w=200&h=200&fit=contain").unwrap();
         let p = plan(&v, 1200, 800);
         assert_eq!(p.resize, (200, 133));
-        assert_eq!(
-            p.pad,
-            Some(Pad {
-                width: 200,
-                height: 200,
-                x: 0,
-                y: 33
-            })
-        );
+        assert_eq!(p.pad, Some(Pad { width: 200, height: 200, x: 0, y: 33 }));
     }
 }

@@ -18,10 +18,7 @@ pub fn pairs(query: &[u8]) -> Vec<Pair> {
                 Some(i) => (&seg[..i], &seg[i + 1..]),
                 None => (seg, &b""[..]),
             };
-            Pair {
-                name: decode_lossy(name).to_ascii_lowercase(),
-                value: decode_lossy(value),
-            }
+            Pair { name: decode_lossy(name).to_ascii_lowercase(), value: decode_lossy(value) }
         })
         .collect()
 }
@@ -87,18 +84,9 @@ mod tests {
         assert_eq!(
             p,
             vec![
-                Pair {
-                    name: "width".into(),
-                    value: "200".into()
-                },
-                Pair {
-                    name: "crop".into(),
-                    value: "".into()
-                },
-                Pair {
-                    name: "q".into(),
-                    value: "80".into()
-                },
+                Pair { name: "width".into(), value: "200".into() },
+                Pair { name: "crop".into(), value: "".into() },
+                Pair { name: "q".into(), value: "80".into() },
             ]
         );
     }

@@ -130,10 +130,7 @@ impl Gravity {
                 if x > 10_000 || y > 10_000 {
                     return None;
                 }
-                Gravity::Focal {
-                    x: x as u16,
-                    y: y as u16,
-                }
+                Gravity::Focal { x: x as u16, y: y as u16 }
             }
         })
     }
@@ -152,11 +149,7 @@ impl Gravity {
             Gravity::Smart => "smart".into(),
             Gravity::Face => "face".into(),
             Gravity::Focal { x, y } => {
-                format!(
-                    "fp:{},{}",
-                    format_fixed(x as u32, 4),
-                    format_fixed(y as u32, 4)
-                )
+                format!("fp:{},{}", format_fixed(x as u32, 4), format_fixed(y as u32, 4))
             }
         }
     }
@@ -191,12 +184,7 @@ pub struct Rect {
 impl Rect {
     pub fn parse(s: &str) -> Option<Rect> {
         let mut it = s.split(',').map(parse_uint);
-        let r = Rect {
-            x: it.next()??,
-            y: it.next()??,
-            w: it.next()??,
-            h: it.next()??,
-        };
+        let r = Rect { x: it.next()??, y: it.next()??, w: it.next()??, h: it.next()?? };
         if it.next().is_some() || r.w == 0 || r.h == 0 {
             return None;
         }
@@ -261,19 +249,14 @@ impl Default for Variant {
 
 /// Names of the canonical parameters, sorted (the order of the canonical query).
 pub const CANONICAL_NAMES: &[&str] = &[
-    "bg", "blur", "crop", "dpr", "enlarge", "fit", "flip", "fmt", "gravity", "h", "l", "lim",
-    "pct", "prog", "q", "rot", "s", "w",
+    "bg", "blur", "crop", "dpr", "enlarge", "fit", "flip", "fmt", "gravity", "h", "l", "lim", "pct", "prog", "q",
+    "rot", "s", "w",
 ];
 
 impl Variant {
     /// Sets one canonical parameter from its textual value. `Ok(false)` when `name` is not
     /// a canonical parameter (the caller decides whether to drop it).
-    pub fn set(
-        &mut self,
-        name: &str,
-        value: &str,
-        warnings: &mut Vec<Warning>,
-    ) -> Result<bool, PolicyError> {
+    pub fn set(&mut self, name: &str, value: &str, warnings: &mut Vec<Warning>) -> Result<bool, PolicyError> {
         let bad = || PolicyError::bad_param(name, value);
         match name {
             "w" => self.w = Some(parse_dim(name, value)?),
@@ -337,16 +320,10 @@ impl Variant {
         let has_wh = self.w.is_some() || self.h.is_some();
         let has_ls = self.l.is_some() || self.s.is_some();
         if has_wh && has_ls {
-            return Err(PolicyError::new(
-                ErrorCode::BadParam,
-                "`l`/`s` cannot be combined with `w`/`h`",
-            ));
+            return Err(PolicyError::new(ErrorCode::BadParam, "`l`/`s` cannot be combined with `w`/`h`"));
         }
         if self.pct.is_some() && (has_wh || has_ls) {
-            return Err(PolicyError::new(
-                ErrorCode::BadParam,
-                "`pct` cannot be combined with a box",
-            ));
+            return Err(PolicyError::new(ErrorCode::BadParam, "`pct` cannot be combined with a box"));
         }
         for (name, side) in [("w", self.w), ("h", self.h), ("l", self.l), ("s", self.s)] {
             if let Some(v) = side {
@@ -358,8 +335,7 @@ impl Variant {
                 }
             }
         }
-        let two_sides =
-            (self.w.is_some() && self.h.is_some()) || (self.l.is_some() && self.s.is_some());
+        let two_sides = (self.w.is_some() && self.h.is_some()) || (self.l.is_some() && self.s.is_some());
         if matches!(self.fit, Fit::Cover | Fit::Contain | Fit::Fill) && !two_sides {
             self.fit = Fit::Inside;
         }
@@ -461,13 +437,7 @@ impl Variant {
 }
 
 pub(crate) fn dropped(name: &str) -> Warning {
-    Warning::new(
-        WarningCode::DroppedParam,
-        format!(
-            "unknown parameter `{}` dropped",
-            crate::error::truncate(name, 64)
-        ),
-    )
+    Warning::new(WarningCode::DroppedParam, format!("unknown parameter `{}` dropped", crate::error::truncate(name, 64)))
 }
 
 /// Parses a plain decimal integer (no sign, no leading `+`). Overflow gives `None`.
@@ -484,20 +454,15 @@ fn parse_dim(name: &str, value: &str) -> Result<u32, PolicyError> {
         return match parse_uint(value) {
             Some(0) => Err(PolicyError::bad_param(name, value)),
             Some(v) if v <= MAX_DIM => Ok(v),
-            _ => Err(PolicyError::new(
-                ErrorCode::TooLarge,
-                format!("`{name}` exceeds the maximum side of {MAX_DIM} px"),
-            )),
+            _ => {
+                Err(PolicyError::new(ErrorCode::TooLarge, format!("`{name}` exceeds the maximum side of {MAX_DIM} px")))
+            }
         };
     }
     Err(PolicyError::bad_param(name, value))
 }
 
-pub(crate) fn parse_quality(
-    name: &str,
-    value: &str,
-    warnings: &mut Vec<Warning>,
-) -> Result<u8, PolicyError> {
+pub(crate) fn parse_quality(name: &str, value: &str, warnings: &mut Vec<Warning>) -> Result<u8, PolicyError> {
     let digits = value.bytes().all(|b| b.is_ascii_digit()) && !value.is_empty();
     if !digits {
         return Err(PolicyError::bad_param(name, value));
@@ -507,10 +472,7 @@ pub(crate) fn parse_quality(
     if clamped != v {
         warnings.push(Warning::new(
             WarningCode::Clamped,
-            format!(
-                "`{name}` {} clamped to {clamped}",
-                crate::error::truncate(value, 16)
-            ),
+            format!("`{name}` {} clamped to {clamped}", crate::error::truncate(value, 16)),
         ));
     }
     Ok(clamped as u8)
@@ -522,11 +484,7 @@ pub(crate) fn parse_dpr(value: &str, warnings: &mut Vec<Warning>) -> Option<u32>
     if clamped != v {
         warnings.push(Warning::new(
             WarningCode::Clamped,
-            format!(
-                "`dpr` {} clamped to {}",
-                crate::error::truncate(value, 16),
-                format_fixed(clamped, 2)
-            ),
+            format!("`dpr` {} clamped to {}", crate::error::truncate(value, 16), format_fixed(clamped, 2)),
         ));
     }
     Some(clamped)
@@ -547,12 +505,7 @@ pub fn parse_color(s: &str) -> Option<[u8; 4]> {
         return None;
     }
     let byte = |i: usize| u8::from_str_radix(&s[i..i + 2], 16).ok();
-    Some([
-        byte(0)?,
-        byte(2)?,
-        byte(4)?,
-        if s.len() == 8 { byte(6)? } else { 255 },
-    ])
+    Some([byte(0)?, byte(2)?, byte(4)?, if s.len() == 8 { byte(6)? } else { 255 }])
 }
 
 pub fn format_color(c: [u8; 4]) -> String {
@@ -617,10 +570,7 @@ mod tests {
     fn canonical_form_sorts_and_drops_defaults() {
         let cases = [
             ("w=200&h=150&fit=cover", "fit=cover&h=150&w=200"),
-            (
-                "fit=inside&w=10&enlarge=0&gravity=center&dpr=1&rot=0",
-                "w=10",
-            ),
+            ("fit=inside&w=10&enlarge=0&gravity=center&dpr=1&rot=0", "w=10"),
             ("w=10&fit=cover", "w=10"),
             ("w=10&h=10&fit=fill&gravity=north", "fit=fill&h=10&w=10"),
             ("dpr=2.0&w=5", "dpr=2&w=5"),
@@ -630,10 +580,7 @@ mod tests {
             ("pct=150&lim=orig", "lim=orig&pct=150"),
             ("bg=FFFFFF&w=1", "bg=ffffff&w=1"),
             ("bg=000000ff", "bg=000000"),
-            (
-                "gravity=fp:0.50,0.250&w=1&h=1&fit=cover",
-                "fit=cover&gravity=fp:0.5,0.25&h=1&w=1",
-            ),
+            ("gravity=fp:0.50,0.250&w=1&h=1&fit=cover", "fit=cover&gravity=fp:0.5,0.25&h=1&w=1"),
             ("q=80&fmt=jpg", "fmt=jpeg&q=80"),
             ("junk=1&w=3", "w=3"),
         ];
@@ -647,44 +594,23 @@ mod tests {
         let (v, w) = Variant::from_query(b"q=0&dpr=5&w=10").unwrap();
         assert_eq!(v.q, Some(1));
         assert_eq!(v.dpr, 400);
-        assert_eq!(
-            w.iter().filter(|w| w.code == WarningCode::Clamped).count(),
-            2
-        );
+        assert_eq!(w.iter().filter(|w| w.code == WarningCode::Clamped).count(), 2);
     }
 
     #[test]
     fn rejects_malformed_values_naming_the_parameter() {
-        for q in [
-            "w=-5",
-            "q=abc",
-            "fit=squash",
-            "w=0",
-            "rot=45",
-            "crop=1,2,3",
-            "bg=xyz",
-            "blur=0.1",
-            "dpr=-1",
-        ] {
+        for q in ["w=-5", "q=abc", "fit=squash", "w=0", "rot=45", "crop=1,2,3", "bg=xyz", "blur=0.1", "dpr=-1"] {
             let e = Variant::from_query(q.as_bytes()).unwrap_err();
             assert_eq!(e.code, ErrorCode::BadParam, "{q}");
             let name = q.split('=').next().unwrap();
-            assert!(
-                e.message.contains(&format!("`{name}`")),
-                "{q}: {}",
-                e.message
-            );
+            assert!(e.message.contains(&format!("`{name}`")), "{q}: {}", e.message);
         }
     }
 
     #[test]
     fn rejects_boxes_over_max_dim() {
         for q in ["w=8193", "h=99999999999999", "w=5000&dpr=2"] {
-            assert_eq!(
-                Variant::from_query(q.as_bytes()).unwrap_err().code,
-                ErrorCode::TooLarge,
-                "{q}"
-            );
+            assert_eq!(Variant::from_query(q.as_bytes()).unwrap_err().code, ErrorCode::TooLarge, "{q}");
         }
         assert!(Variant::from_query(b"w=8192").is_ok());
     }
@@ -692,11 +618,7 @@ mod tests {
     #[test]
     fn rejects_conflicting_boxes() {
         for q in ["w=1&l=2", "pct=50&w=3", "s=4&pct=5"] {
-            assert_eq!(
-                Variant::from_query(q.as_bytes()).unwrap_err().code,
-                ErrorCode::BadParam,
-                "{q}"
-            );
+            assert_eq!(Variant::from_query(q.as_bytes()).unwrap_err().code, ErrorCode::BadParam, "{q}");
         }
     }
 
@@ -713,10 +635,7 @@ mod tests {
 
     #[test]
     fn canonical_query_is_a_fixed_point() {
-        for q in [
-            "w=200&h=150&fit=cover&q=70&fmt=webp",
-            "crop=1,2,3,4&rot=90&flip=hv&blur=2.5&l=300",
-        ] {
+        for q in ["w=200&h=150&fit=cover&q=70&fmt=webp", "crop=1,2,3,4&rot=90&flip=hv&blur=2.5&l=300"] {
             let once = canon(q);
             assert_eq!(canon(&once), once);
         }

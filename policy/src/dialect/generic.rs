@@ -19,33 +19,26 @@ pub fn translate(path: &[u8], raw_query: &[u8]) -> Result<Translated, PolicyErro
         let (name, value) = (pair.name.as_str(), pair.value.as_str());
         match name {
             "width" | "imwidth" => {
-                v.set("w", value, &mut warnings)
-                    .map_err(|_| PolicyError::bad_param(name, value))?;
+                v.set("w", value, &mut warnings).map_err(|_| PolicyError::bad_param(name, value))?;
             }
             "height" => {
-                v.set("h", value, &mut warnings)
-                    .map_err(|_| PolicyError::bad_param(name, value))?;
+                v.set("h", value, &mut warnings).map_err(|_| PolicyError::bad_param(name, value))?;
             }
             "quality" => {
-                v.set("q", value, &mut warnings)
-                    .map_err(|_| PolicyError::bad_param(name, value))?;
+                v.set("q", value, &mut warnings).map_err(|_| PolicyError::bad_param(name, value))?;
             }
             "format" | "fm" | "output" | "fmt" => set_format(&mut v, name, value, &mut warnings)?,
             "dppx" | "zoom" => {
-                v.set("dpr", value, &mut warnings)
-                    .map_err(|_| PolicyError::bad_param(name, value))?;
+                v.set("dpr", value, &mut warnings).map_err(|_| PolicyError::bad_param(name, value))?;
             }
             "g" | "anchor" | "position" => {
-                v.gravity =
-                    Gravity::parse(value).ok_or_else(|| PolicyError::bad_param(name, value))?;
+                v.gravity = Gravity::parse(value).ok_or_else(|| PolicyError::bad_param(name, value))?;
             }
             "bgcolor" | "background" => {
-                v.set("bg", value, &mut warnings)
-                    .map_err(|_| PolicyError::bad_param(name, value))?;
+                v.set("bg", value, &mut warnings).map_err(|_| PolicyError::bad_param(name, value))?;
             }
             "rect" => {
-                v.set("crop", value, &mut warnings)
-                    .map_err(|_| PolicyError::bad_param(name, value))?;
+                v.set("crop", value, &mut warnings).map_err(|_| PolicyError::bad_param(name, value))?;
             }
             "crop" => set_crop(&mut v, value, &mut warnings)?,
             "auto" => match value {
@@ -62,11 +55,7 @@ pub fn translate(path: &[u8], raw_query: &[u8]) -> Result<Translated, PolicyErro
             "sig" | "signature" | "sign" => signature = Some(pair.value.clone()),
             "s" if !is_number(value) => signature = Some(pair.value.clone()),
             "exp" | "expires" => {
-                expires = Some(
-                    value
-                        .parse::<u64>()
-                        .map_err(|_| PolicyError::bad_param(name, value))?,
-                );
+                expires = Some(value.parse::<u64>().map_err(|_| PolicyError::bad_param(name, value))?);
             }
             "ixlib" => {}
             _ => {
@@ -80,25 +69,14 @@ pub fn translate(path: &[u8], raw_query: &[u8]) -> Result<Translated, PolicyErro
         v.q = Some(45);
     }
     v.normalize()?;
-    Ok(Translated {
-        key,
-        variant: v,
-        warnings,
-        signature,
-        expires,
-    })
+    Ok(Translated { key, variant: v, warnings, signature, expires })
 }
 
 fn is_number(s: &str) -> bool {
     !s.is_empty() && s.len() <= 6 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn set_format(
-    v: &mut Variant,
-    name: &str,
-    value: &str,
-    warnings: &mut Vec<Warning>,
-) -> Result<(), PolicyError> {
+fn set_format(v: &mut Variant, name: &str, value: &str, warnings: &mut Vec<Warning>) -> Result<(), PolicyError> {
     match value.to_ascii_lowercase().as_str() {
         "pjpg" => {
             v.fmt = Some(Format::Jpeg);
@@ -107,14 +85,9 @@ fn set_format(
         "png8" => v.fmt = Some(Format::Png),
         "jxl" => {
             v.fmt = Some(Format::Auto);
-            warnings.push(Warning::new(
-                WarningCode::Lossy,
-                "`jxl` has no encoder; negotiated instead",
-            ));
+            warnings.push(Warning::new(WarningCode::Lossy, "`jxl` has no encoder; negotiated instead"));
         }
-        other => {
-            v.fmt = Some(Format::parse(other).ok_or_else(|| PolicyError::bad_param(name, value))?)
-        }
+        other => v.fmt = Some(Format::parse(other).ok_or_else(|| PolicyError::bad_param(name, value))?),
     }
     Ok(())
 }
@@ -146,10 +119,7 @@ mod tests {
     use super::*;
 
     fn canon(q: &str) -> String {
-        translate(b"a.jpg", q.as_bytes())
-            .unwrap()
-            .variant
-            .to_query()
+        translate(b"a.jpg", q.as_bytes()).unwrap().variant.to_query()
     }
 
     #[test]
@@ -162,10 +132,7 @@ mod tests {
             ("fm=pjpg", "fmt=jpeg&prog=1"),
             ("auto=format", "fmt=auto"),
             ("auto=compress&auto=format", "fmt=auto&q=45"),
-            (
-                "width=100&height=100&crop=top",
-                "fit=cover&gravity=north&h=100&w=100",
-            ),
+            ("width=100&height=100&crop=top", "fit=cover&gravity=north&h=100&w=100"),
             ("crop=10,20,30,40", "crop=10,20,30,40"),
             ("width=10&utm_source=x&cachebust=123", "w=10"),
             ("width=10&sig=abc&expires=99", "w=10"),

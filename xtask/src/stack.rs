@@ -1,0 +1,87 @@
+//! Builds and starts Pixgate's stack: the origin and Envoy with the filter.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use crate::proc::{self, root, Service};
+use crate::tools;
+use crate::Result;
+
+pub const WASM: &str = "target/wasm32-wasip1/wasm-release/pixgate_filter.wasm";
+pub const ENVOY_CONFIG: &str = "envoy/envoy.yaml";
+
+#[derive(Debug, Clone)]
+pub struct Ports {
+    pub envoy: u16,
+    pub origin: u16,
+    pub admin: u16,
+}
+
+pub fn build_wasm() -> Result<PathBuf> {
+    tools::ensure_wasm_target()?;
+    proc::run(proc::cargo().args([
+        "build",
+        "-p",
+        "pixgate-filter",
+        "--target",
+        tools::WASM_TARGET,
+        "--profile",
+        "wasm-release",
+    ]))?;
+    Ok(root().join(WASM))
+}
+
+pub fn build_origin() -> Result<PathBuf> {
+    proc::run(proc::cargo().args(["build", "-p", "pixgate-origin", "--bin", "pixgate-origin"]))?;
+    Ok(root().join("target/debug/pixgate-origin"))
+}
+
+/// `envoy/envoy.yaml` with its ports and wasm path pointed at this run.
+pub fn envoy_config(ports: &Ports, wasm: &Path) -> Result<String> {
+    let text = std::fs::read_to_string(root().join(ENVOY_CONFIG)).map_err(|e| format!("{ENVOY_CONFIG}: {e}"))?;
+    let out = text
+        .replace("port_value: 8080", &format!("port_value: {}", ports.envoy))
+        .replace("port_value: 8081", &format!("port_value: {}", ports.origin))
+        .replace("port_value: 9901", &format!("port_value: {}", ports.admin))
+        .replace(WASM, &wasm.to_string_lossy());
+    Ok(out)
+}
+
+pub fn start_origin(
+    bin: &Path,
+    port: u16,
+    data_dir: &Path,
+    extra_env: &[(&str, String)],
+    logs: &Path,
+) -> Result<Service> {
+    let mut cmd = Command::new(bin);
+    cmd.current_dir(root()).env("PIXGATE_LISTEN", format!("127.0.0.1:{port}")).env("PIXGATE_STORE__ROOT", data_dir);
+    for (k, v) in extra_env {
+        cmd.env(k, v);
+    }
+    let mut svc = Service::spawn("origin", &mut cmd, logs)?;
+    svc.wait_ready(Duration::from_secs(30), || proc::http_status(port, "/healthz") == Some(200))?;
+    Ok(svc)
+}
+
+/// Starts Envoy on `config_yaml` (written under `work`), waiting until it is LIVE.
+pub fn start_envoy(envoy: &Path, config_yaml: &str, ports: &Ports, work: &Path, name: &str) -> Result<Service> {
+    std::fs::create_dir_all(work).map_err(|e| e.to_string())?;
+    let cfg = work.join(format!("{name}.yaml"));
+    std::fs::write(&cfg, config_yaml).map_err(|e| format!("{}: {e}", cfg.display()))?;
+    let mut cmd = Command::new(envoy);
+    cmd.current_dir(root()).arg("-c").arg(&cfg).args([
+        "--disable-hot-restart",
+        "--log-level",
+        "warn",
+        "--concurrency",
+        "2",
+    ]);
+    let mut svc = Service::spawn(name, &mut cmd, work)?;
+    let (admin, port) = (ports.admin, ports.envoy);
+    svc.wait_ready(Duration::from_secs(60), || {
+        proc::http_status(admin, "/ready") == Some(200) && proc::tcp_open(port)
+    })?;
+    Ok(svc)
+}

@@ -1,0 +1,111 @@
+//! `cargo xtask test`: every check CI runs, in order, with the real services started
+//! on free loopback ports and stopped at the end whatever happens.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::proc::{self, root, Service};
+use crate::stack::{self, Ports};
+use crate::{demo, tools, Result};
+
+/// Debian packages the workspace's build needs (C toolchain helpers for -sys crates).
+const BUILD_PACKAGES: &[&str] = &["pkg-config"];
+
+pub const S3_ACCESS_KEY: &str = "pixgate-test";
+pub const S3_SECRET_KEY: &str = "pixgate-test-secret";
+
+pub fn run(args: &[String]) -> Result<()> {
+    if let Some(a) = args.first() {
+        return Err(format!("`cargo xtask test` takes no arguments (got `{a}`)"));
+    }
+    if tools::in_ci() {
+        eprintln!("xtask: CI=true: every service is required; nothing is skipped");
+    }
+    tools::ensure_debian_packages(BUILD_PACKAGES)?;
+    tools::ensure_wasm_target()?;
+
+    proc::run(proc::cargo().args(["fmt", "--all", "--check"]))?;
+    proc::run(proc::cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    proc::run(proc::cargo().args([
+        "clippy",
+        "-p",
+        "pixgate-policy",
+        "-p",
+        "pixgate-filter",
+        "--target",
+        tools::WASM_TARGET,
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    let wasm = stack::build_wasm()?;
+    proc::run(proc::cargo().args(["test", "--workspace", "--exclude", "pixgate-e2e"]))?;
+
+    // End to end: real Envoy, Redis and S3 server, each on a free port.
+    let envoy_bin = tools::envoy()?;
+    let redis_bin = tools::redis_server()?;
+    let s3_bin = tools::s3s_fs()?;
+    let origin_bin = stack::build_origin()?;
+
+    let work = root().join("target/xtask/test");
+    let _ = std::fs::remove_dir_all(&work);
+    let data_dir = work.join("data");
+    demo::write_demo(&data_dir)?;
+
+    let redis_port = proc::free_port()?;
+    let mut redis = Service::spawn(
+        "redis",
+        Command::new(&redis_bin).args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &redis_port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ]),
+        &work,
+    )?;
+    redis.wait_ready(Duration::from_secs(20), || proc::tcp_open(redis_port))?;
+
+    let s3_port = proc::free_port()?;
+    let s3_root = work.join("s3");
+    std::fs::create_dir_all(&s3_root).map_err(|e| e.to_string())?;
+    let mut s3 = Service::spawn(
+        "s3s-fs",
+        Command::new(&s3_bin)
+            .args(["--host", "127.0.0.1", "--port", &s3_port.to_string()])
+            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
+            .arg(&s3_root),
+        &work,
+    )?;
+    s3.wait_ready(Duration::from_secs(20), || proc::tcp_open(s3_port))?;
+
+    let ports = Ports { envoy: proc::free_port()?, origin: proc::free_port()?, admin: proc::free_port()? };
+    let origin = stack::start_origin(&origin_bin, ports.origin, &data_dir, &[], &work)?;
+    let envoy = stack::start_envoy(&envoy_bin, &stack::envoy_config(&ports, &wasm)?, &ports, &work, "envoy")?;
+
+    let result = proc::run(
+        proc::cargo()
+            .args(["test", "-p", "pixgate-e2e"])
+            .env("PIXGATE_E2E_ENVOY", format!("http://127.0.0.1:{}", ports.envoy))
+            .env("PIXGATE_E2E_ORIGIN", format!("http://127.0.0.1:{}", ports.origin))
+            .env("PIXGATE_E2E_ADMIN", format!("http://127.0.0.1:{}", ports.admin))
+            .env("PIXGATE_E2E_REDIS", format!("redis://127.0.0.1:{redis_port}"))
+            .env("PIXGATE_E2E_S3", format!("http://127.0.0.1:{s3_port}"))
+            .env("PIXGATE_E2E_S3_ACCESS_KEY", S3_ACCESS_KEY)
+            .env("PIXGATE_E2E_S3_SECRET_KEY", S3_SECRET_KEY)
+            .env("PIXGATE_E2E_DATA", &data_dir)
+            .env("PIXGATE_E2E_ENVOY_BIN", &envoy_bin)
+            .env("PIXGATE_E2E_WASM", &wasm)
+            .env("PIXGATE_E2E_WORK", &work),
+    );
+    if result.is_err() {
+        for svc in [&origin, &envoy] {
+            eprintln!("--- {} log (tail) ---\n{}", svc.name, proc::tail(&svc.log, 30));
+        }
+    }
+    drop((envoy, origin, s3, redis));
+    result
+}
