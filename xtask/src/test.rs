@@ -98,6 +98,9 @@ pub fn run(args: &[String]) -> Result<()> {
             .env("PIXGATE_E2E_S3_SECRET_KEY", S3_SECRET_KEY)
             .env("PIXGATE_E2E_DATA", &data_dir)
             .env("PIXGATE_E2E_ENVOY_BIN", &envoy_bin)
+            .env("PIXGATE_E2E_REDIS_BIN", &redis_bin)
+            .env("PIXGATE_E2E_S3_BIN", &s3_bin)
+            .env("PIXGATE_E2E_ORIGIN_BIN", &origin_bin)
             .env("PIXGATE_E2E_WASM", &wasm)
             .env("PIXGATE_E2E_WORK", &work),
     );
