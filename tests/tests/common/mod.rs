@@ -73,3 +73,55 @@ pub fn get(url: &str, headers: &[(&str, &str)]) -> Response {
         .unwrap_or_else(|e| panic!("GET {url}: reading body: {e}"));
     Response { status, headers, body }
 }
+
+/// Sends `request` verbatim (untrusted bytes included) and reads the response until the
+/// server closes the connection.
+pub fn raw(base: &str, request: &[u8]) -> Response {
+    use std::io::{Read, Write};
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(request).unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).unwrap();
+    let split = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| panic!("no header end in {buf:?}"));
+    let head = String::from_utf8_lossy(&buf[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Response { status, headers, body: buf[split + 4..].to_vec() }
+}
+
+/// A GET with arbitrary header bytes.
+pub fn raw_get(base: &str, target: &[u8], headers: &[(&str, &[u8])]) -> Response {
+    let mut req = Vec::new();
+    req.extend_from_slice(b"GET ");
+    req.extend_from_slice(target);
+    req.extend_from_slice(b" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        req.extend_from_slice(k.as_bytes());
+        req.extend_from_slice(b": ");
+        req.extend_from_slice(v);
+        req.extend_from_slice(b"\r\n");
+    }
+    req.extend_from_slice(b"\r\n");
+    raw(base, &req)
+}
+
+/// Envoy's Prometheus exposition.
+pub fn envoy_prometheus() -> String {
+    get(&format!("{}/stats/prometheus", service("PIXGATE_E2E_ADMIN")), &[]).text()
+}
+
+/// The value of one sample line (`name{labels} value`) in a Prometheus exposition.
+pub fn sample(exposition: &str, series: &str) -> Option<f64> {
+    exposition.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+/// The repository root (this crate's parent).
+pub fn repo() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}

@@ -1,0 +1,160 @@
+//! The filter inside a real Envoy: hostile requests, metrics, configuration.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{envoy, envoy_prometheus, get, raw_get, repo, sample, service};
+
+fn assert_vm_alive() {
+    let r = get(&format!("{}/demo.jpg?width=16", envoy()), &[]);
+    assert_eq!(r.status, 200, "the filter's VM must survive: {}", r.text());
+    assert_eq!(r.image_size(), (16, 9));
+}
+
+#[test]
+fn non_utf8_headers_do_not_crash_the_vm() {
+    let r = raw_get(
+        &envoy(),
+        b"/demo.jpg?width=20",
+        &[("user-agent", b"Mozilla/5.0 \xff\xfe\x80 (X11)"), ("accept", b"image/\xc3(;q=\xff, image/webp")],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_vm_alive();
+}
+
+#[test]
+fn a_64_kb_query_is_handled() {
+    let junk = "x".repeat(64 * 1024);
+    let target = format!("/demo.jpg?width=20&junk={junk}");
+    let r = raw_get(&envoy(), target.as_bytes(), &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_vm_alive();
+}
+
+#[test]
+fn a_thousand_parameters_are_handled() {
+    let mut target = String::from("/demo.jpg?width=20");
+    for i in 0..1000 {
+        target.push_str(&format!("&p{i}={i}"));
+    }
+    let r = raw_get(&envoy(), target.as_bytes(), &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_vm_alive();
+}
+
+#[test]
+fn broken_percent_encoding_is_refused_or_served_never_crashes() {
+    for target in [&b"/demo.jpg?width=%zz"[..], b"/dem%o.jpg?width=%", b"/%ff%fe.jpg?w=1", b"/demo.jpg?%%%=1&w=1"] {
+        let r = raw_get(&envoy(), target, &[]);
+        assert!(matches!(r.status, 200 | 400 | 404), "{}: {} {}", String::from_utf8_lossy(target), r.status, r.text());
+    }
+    assert_vm_alive();
+}
+
+#[test]
+fn empty_key_is_a_json_400() {
+    for target in [&b"/"[..], b"/?width=10", b"/img/?w=1"] {
+        let r = raw_get(&envoy(), target, &[]);
+        assert_eq!(r.status, 400, "{}", String::from_utf8_lossy(target));
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert_eq!(r.json()["error"]["code"], "bad_key");
+    }
+    assert_vm_alive();
+}
+
+#[test]
+fn junk_parameters_give_the_same_variant_as_the_clean_url() {
+    let clean = get(&format!("{}/demo.jpg?width=48", envoy()), &[]);
+    let junk = get(&format!("{}/demo.jpg?utm_source=mail&width=48&cachebust=12345&zzz", envoy()), &[]);
+    assert_eq!(clean.status, 200);
+    assert_eq!(junk.status, 200);
+    assert!(clean.header("etag").is_some());
+    assert_eq!(clean.header("etag"), junk.header("etag"));
+}
+
+#[test]
+fn edge_metrics_appear_in_envoy_prometheus_output() {
+    get(&format!("{}/demo.jpg?width=30&utm=1", envoy()), &[("accept", "image/webp")]);
+    get(&format!("{}/demo.jpg?width=abc", envoy()), &[]);
+    let text = envoy_prometheus();
+    for series in [
+        "pixgate_edge_requests_total{dialect=\"generic\"}",
+        "pixgate_edge_format_total{format=\"webp\",reason=\"accept\"}",
+        "pixgate_edge_rejected_total{reason=\"bad_param\"}",
+        "pixgate_edge_dropped_params_total{}",
+    ] {
+        let v = sample(&text, series).unwrap_or_else(|| panic!("{series} missing from:\n{text}"));
+        assert!(v >= 1.0, "{series} = {v}");
+    }
+    assert!(text.contains("# TYPE pixgate_edge_lossy_total counter"), "lossy counter is defined");
+}
+
+/// The JSON embedded in `envoy/envoy.yaml` under `configuration: … value: |`.
+fn embedded_plugin_config(yaml: &str) -> String {
+    let mut lines = yaml
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("\"@type\": type.googleapis.com/google.protobuf.StringValue"));
+    lines.next();
+    let value = lines.next().expect("value line");
+    assert!(value.trim() == "value: |", "unexpected line {value:?}");
+    let body: Vec<&str> =
+        lines.take_while(|l| l.starts_with("                            ") || l.trim().is_empty()).collect();
+    let indent = body.iter().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap();
+    body.iter().map(|l| l.get(indent..).unwrap_or("")).collect::<Vec<_>>().join("\n")
+}
+
+#[test]
+fn envoy_yaml_embeds_the_canonical_filter_configuration() {
+    let yaml = std::fs::read_to_string(repo().join("envoy/envoy.yaml")).unwrap();
+    let file = std::fs::read_to_string(repo().join("envoy/filter-config.json")).unwrap();
+    let embedded = embedded_plugin_config(&yaml);
+    let a: serde_json::Value = serde_json::from_str(&embedded).unwrap();
+    let b: serde_json::Value = serde_json::from_str(&file).unwrap();
+    assert_eq!(a, b, "envoy/envoy.yaml and envoy/filter-config.json must carry the same configuration");
+    assert_eq!(embedded.trim(), file.trim(), "keep the text identical too, so diffs stay obvious");
+}
+
+#[test]
+fn envoy_refuses_a_misspelt_filter_configuration() {
+    let yaml = std::fs::read_to_string(repo().join("envoy/envoy.yaml")).unwrap();
+    let wasm = service("PIXGATE_E2E_WASM");
+    let work = std::path::PathBuf::from(service("PIXGATE_E2E_WORK")).join("misspelt");
+    std::fs::create_dir_all(&work).unwrap();
+    let port = |_: ()| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let bad = yaml
+        .replace("\"debug_headers\"", "\"debug_header\"")
+        .replace("port_value: 8080", &format!("port_value: {}", port(())))
+        .replace("port_value: 9901", &format!("port_value: {}", port(())))
+        .replace("target/wasm32-wasip1/wasm-release/pixgate_filter.wasm", &wasm);
+    assert_ne!(bad, yaml);
+    let cfg = work.join("envoy.yaml");
+    std::fs::write(&cfg, bad).unwrap();
+    let log = work.join("envoy.log");
+    let mut child = Command::new(service("PIXGATE_E2E_ENVOY_BIN"))
+        .arg("-c")
+        .arg(&cfg)
+        .args(["--disable-hot-restart", "--log-level", "warn"])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(work.join("envoy.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let output = std::fs::read_to_string(&log).unwrap_or_default()
+        + &std::fs::read_to_string(work.join("envoy.err")).unwrap_or_default();
+    let status = status.unwrap_or_else(|| panic!("Envoy accepted a misspelt configuration:\n{output}"));
+    assert!(!status.success(), "{output}");
+    assert!(output.contains("debug_header"), "the log names the offending field:\n{output}");
+}
