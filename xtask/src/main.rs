@@ -1,6 +1,8 @@
 //! `cargo xtask up | test`: the two commands that set everything up.
 
+mod bench_edge;
 mod demo;
+mod load;
 mod proc;
 mod stack;
 mod test;
@@ -14,16 +16,25 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   up     build the filter and origin, install Envoy, start the stack on embedded defaults
          flags: --port 8080 --origin-port 8081 --admin-port 9901 --data-dir ./data
+  bench  edge: Envoy with vs without the filter (writes target/bench/edge.json)
   test   format check, clippy (native and wasm32-wasip1), wasm build, unit and integration
          tests, then end-to-end tests through a real Envoy (with Redis and an S3 server)";
 
 pub type Result<T> = std::result::Result<T, String>;
+
+fn bench(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
+        Some("edge") => bench_edge::run(&args[1..]),
+        other => Err(format!("unknown benchmark {other:?} (benchmarks: edge)")),
+    }
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("up") => up::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
+        Some("bench") => bench(&args[1..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return if args.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };
