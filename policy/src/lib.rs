@@ -12,6 +12,7 @@ pub mod key;
 pub mod negotiate;
 pub mod plan;
 pub mod query;
+pub mod ua;
 pub mod variant;
 
 pub use config::FilterConfig;
