@@ -1,6 +1,7 @@
 //! The one entry point both runtimes call: a request head in, a decision out.
 
-use crate::config::{FilterConfig, RouteConfig};
+use crate::config::{FilterConfig, LossyPolicy, RouteConfig};
+use crate::error::{ErrorCode, WarningCode};
 use crate::dialect::{self, Dialect};
 use crate::error::{PolicyError, Warning};
 use crate::key;
@@ -71,6 +72,8 @@ fn default_route() -> RouteConfig {
         key_prefix: String::new(),
         formats: Default::default(),
         vary_user_agent: false,
+        lossy: Default::default(),
+        signature: None,
     }
 }
 
@@ -122,13 +125,25 @@ impl Policy {
         let rest = rest.strip_prefix(b"/").unwrap_or(rest);
         let dialect = route.dialect.unwrap_or_else(|| dialect::sniff(rest, query));
         let t = dialect::translate(dialect, rest, query)?;
-        let mut variant = t.variant;
+        let mut variant = t.variant.clone();
         let key = if route.key_prefix.is_empty() {
-            t.key
+            t.key.clone()
         } else {
             format!("{}{}", route.key_prefix, t.key)
         };
         key::validate_key(&key)?;
+
+        if route.lossy == LossyPolicy::Reject {
+            if let Some(w) = t.warnings.iter().find(|w| w.code == WarningCode::Lossy) {
+                return Err(PolicyError::new(
+                    ErrorCode::UnsupportedLegacyFeature,
+                    w.message.clone(),
+                ));
+            }
+        }
+        if let Some(sc) = &route.signature {
+            check_signature(sc, dialect, &t, &key, &variant, req.now)?;
+        }
 
         let negotiates = route.formats.avif || route.formats.webp;
         let format_reason = match variant.fmt {
@@ -165,6 +180,43 @@ impl Policy {
             warnings: t.warnings,
         })
     }
+}
+
+/// Verifies the route's signature settings (see [`crate::sign`]); then `exp`.
+fn check_signature(
+    sc: &crate::config::SignatureConfig,
+    dialect: Dialect,
+    t: &dialect::Translated,
+    store_key: &str,
+    variant: &Variant,
+    now: Option<u64>,
+) -> Result<(), PolicyError> {
+    let bad = |m: &str| PolicyError::new(ErrorCode::BadSignature, m);
+    if dialect == Dialect::Thumbor {
+        return match &t.path_signature {
+            Some(ps) if crate::sign::verify_thumbor(&sc.keys, &ps.message, &ps.signature) => Ok(()),
+            Some(_) => Err(bad("thumbor signature does not match")),
+            None if sc.required => Err(bad("this route requires signed thumbor URLs")),
+            None => Ok(()),
+        };
+    }
+    match &t.signature {
+        Some(sig) => {
+            let msg = crate::sign::message(store_key, variant, t.expires);
+            if !crate::sign::verify(&sc.keys, msg.as_bytes(), sig) {
+                return Err(bad("signature does not match"));
+            }
+        }
+        None if sc.required => return Err(bad("this route requires a signature")),
+        None => return Ok(()),
+    }
+    // The policy has no clock: without `now` expiry cannot be judged here.
+    if let (Some(exp), Some(now)) = (t.expires, now) {
+        if now > exp {
+            return Err(PolicyError::new(ErrorCode::Expired, "signed URL has expired"));
+        }
+    }
+    Ok(())
 }
 
 fn route_matches(r: &RouteConfig, authority: &[u8], path: &[u8]) -> bool {

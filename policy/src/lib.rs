@@ -12,6 +12,7 @@ pub mod key;
 pub mod negotiate;
 pub mod plan;
 pub mod query;
+pub mod sign;
 pub mod ua;
 pub mod variant;
 
