@@ -109,6 +109,31 @@ impl Policy {
         }
     }
 
+    /// The dialect a request would be read in (route-bound or sniffed); `None` when no
+    /// route claims it.
+    pub fn dialect_for(&self, req: &RequestHead<'_>) -> Option<Dialect> {
+        let (path, query) = split_target(req.path);
+        let default;
+        let route = if self.config.routes.is_empty() {
+            default = default_route();
+            &default
+        } else {
+            self.config
+                .routes
+                .iter()
+                .find(|r| route_matches(r, req.authority, path))?
+        };
+        if let Some(d) = route.dialect {
+            return Some(d);
+        }
+        let rest = &path[route.prefix.len().min(path.len())..];
+        let rest = rest
+            .strip_prefix(b"img/")
+            .filter(|_| route.prefix == "/")
+            .unwrap_or(rest);
+        Some(dialect::sniff(rest, query))
+    }
+
     fn apply(
         &self,
         route: &RouteConfig,

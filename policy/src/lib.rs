@@ -8,6 +8,7 @@ pub mod config;
 pub mod decide;
 pub mod dialect;
 pub mod error;
+pub mod explain;
 pub mod key;
 pub mod negotiate;
 pub mod plan;
