@@ -127,11 +127,7 @@ impl Policy {
             return Some(d);
         }
         let rest = &path[route.prefix.len().min(path.len())..];
-        let rest = rest
-            .strip_prefix(b"img/")
-            .filter(|_| route.prefix == "/")
-            .unwrap_or(rest);
-        Some(dialect::sniff(rest, query))
+        Some(sniff_route_path(route, rest, query).0)
     }
 
     fn apply(
@@ -143,12 +139,8 @@ impl Policy {
     ) -> Result<Outcome, PolicyError> {
         let rest = &path[route.prefix.len().min(path.len())..];
         // Canonical URLs keep their `/img/` namespace whatever the route prefix.
-        let rest = rest
-            .strip_prefix(b"img/")
-            .filter(|_| route.prefix == "/")
-            .unwrap_or(rest);
-        let rest = rest.strip_prefix(b"/").unwrap_or(rest);
-        let dialect = route.dialect.unwrap_or_else(|| dialect::sniff(rest, query));
+        let (sniffed, rest) = sniff_route_path(route, rest, query);
+        let dialect = route.dialect.unwrap_or(sniffed);
         let t = dialect::translate(dialect, rest, query)?;
         let mut variant = t.variant.clone();
         let key = if route.key_prefix.is_empty() {
@@ -204,6 +196,19 @@ impl Policy {
             vary,
             warnings: t.warnings,
         })
+    }
+}
+
+/// Strips the canonical `/img/` namespace (on a `/` route) and sniffs the dialect. Under
+/// `/img/` only the query is sniffed: the path is a store key, so a key that happens to
+/// start with `unsafe/` or `cdn-cgi/image/` keeps its canonical URL a fixed point.
+fn sniff_route_path<'a>(route: &RouteConfig, rest: &'a [u8], query: &[u8]) -> (Dialect, &'a [u8]) {
+    match rest.strip_prefix(b"img/").filter(|_| route.prefix == "/") {
+        Some(key) => (dialect::sniff(b"", query), key),
+        None => {
+            let rest = rest.strip_prefix(b"/").unwrap_or(rest);
+            (dialect::sniff(rest, query), rest)
+        }
     }
 }
 
