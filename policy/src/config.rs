@@ -118,7 +118,9 @@ impl FilterConfig {
             }
             if let Some(sig) = &r.signature {
                 if sig.keys.is_empty() || sig.keys.iter().any(String::is_empty) {
-                    return Err(format!("routes[{i}].signature.keys must hold non-empty keys"));
+                    return Err(format!(
+                        "routes[{i}].signature.keys must hold non-empty keys"
+                    ));
                 }
             }
             if !r.key_prefix.is_empty() {

@@ -1,8 +1,8 @@
 //! The one entry point both runtimes call: a request head in, a decision out.
 
 use crate::config::{FilterConfig, LossyPolicy, RouteConfig};
-use crate::error::{ErrorCode, WarningCode};
 use crate::dialect::{self, Dialect};
+use crate::error::{ErrorCode, WarningCode};
 use crate::error::{PolicyError, Warning};
 use crate::key;
 use crate::negotiate::{self, FormatReason};
@@ -243,7 +243,10 @@ fn check_signature(
     // The policy has no clock: without `now` expiry cannot be judged here.
     if let (Some(exp), Some(now)) = (t.expires, now) {
         if now > exp {
-            return Err(PolicyError::new(ErrorCode::Expired, "signed URL has expired"));
+            return Err(PolicyError::new(
+                ErrorCode::Expired,
+                "signed URL has expired",
+            ));
         }
     }
     Ok(())

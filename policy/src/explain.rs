@@ -29,7 +29,10 @@ pub fn explain(policy: &Policy, req: &RequestHead<'_>, source: Option<(u32, u32)
             obj.insert("warnings".into(), warnings(&o.warnings));
             if let Some((w, h)) = source {
                 let p = plan(&o.variant, w, h);
-                obj.insert("output".into(), json!({"width": p.width, "height": p.height}));
+                obj.insert(
+                    "output".into(),
+                    json!({"width": p.width, "height": p.height}),
+                );
             }
         }
         Decision::Reject(e) => {

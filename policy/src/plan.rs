@@ -306,7 +306,7 @@ fn anchor(
     window: (u32, u32),
     outer: (u32, u32),
 ) -> (u32, u32) {
-    let start = |slack: u32| 0u32.min(slack);
+    let start = |_slack: u32| 0u32;
     let mid = |slack: u32| slack / 2;
     let end = |slack: u32| slack;
     match g {
@@ -352,7 +352,8 @@ mod tests {
 
     #[test]
     fn output_sizes() {
-        let cases: &[(&str, (u32, u32), (u32, u32))] = &[
+        type Case = (&'static str, (u32, u32), (u32, u32));
+        let cases: &[Case] = &[
             ("w=200&h=150&fit=cover", (1600, 900), (200, 150)),
             ("w=320", (1600, 900), (320, 180)),
             ("w=100", (1600, 900), (100, 56)),

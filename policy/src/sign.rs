@@ -91,7 +91,11 @@ pub fn base64url(bytes: &[u8], pad: bool) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = chunk.len() + 1;
         for i in 0..4 {
@@ -127,8 +131,16 @@ mod tests {
         let s = thumbor_sign(b"MY_SECURE_KEY", b"300x200/a.jpg");
         assert_eq!(s.len(), 28);
         assert!(s.ends_with('='));
-        assert!(verify_thumbor(&["x".into(), "MY_SECURE_KEY".into()], b"300x200/a.jpg", &s));
-        assert!(!verify_thumbor(&["MY_SECURE_KEY".into()], b"300x201/a.jpg", &s));
+        assert!(verify_thumbor(
+            &["x".into(), "MY_SECURE_KEY".into()],
+            b"300x200/a.jpg",
+            &s
+        ));
+        assert!(!verify_thumbor(
+            &["MY_SECURE_KEY".into()],
+            b"300x201/a.jpg",
+            &s
+        ));
     }
 
     #[test]

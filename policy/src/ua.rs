@@ -91,7 +91,11 @@ pub fn classify(ua: &[u8]) -> Client {
         // Server-side transcoding makes WebP safe; AVIF never.
         return mk(Family::OperaMini, v, true, false);
     }
-    if lower.contains("presto/") || lower.starts_with("opera/") || lower.contains(" opera/") || lower.contains("opera mobi") {
+    if lower.contains("presto/")
+        || lower.starts_with("opera/")
+        || lower.contains(" opera/")
+        || lower.contains("opera mobi")
+    {
         return mk(Family::OperaPresto, 0, false, false);
     }
     if lower.contains("ucweb") && !lower.contains("chrome/") {
@@ -200,7 +204,7 @@ fn leading_int(s: &str) -> Option<u32> {
 fn ios_version(lower: &str) -> Option<(u32, u32)> {
     let i = lower.find(" os ")? + 4;
     let rest = &lower[i..];
-    let mut it = rest.split(|c: char| c == '_' || c == '.' || c == ' ');
+    let mut it = rest.split(['_', '.', ' ']);
     let major = leading_int(it.next()?)?;
     let minor = it.next().and_then(leading_int).unwrap_or(0);
     Some((major, minor))
@@ -214,7 +218,9 @@ fn android_version(lower: &str) -> (u32, u32) {
     let rest = &lower[i + 8..];
     let mut it = rest.split(|c: char| !c.is_ascii_digit());
     let major = it.next().and_then(leading_int).unwrap_or(0);
-    let minor = if rest.len() > major.to_string().len() && rest[major.to_string().len()..].starts_with('.') {
+    let minor = if rest.len() > major.to_string().len()
+        && rest[major.to_string().len()..].starts_with('.')
+    {
         it.next().and_then(leading_int).unwrap_or(0)
     } else {
         0
@@ -225,7 +231,7 @@ fn android_version(lower: &str) -> (u32, u32) {
 /// `Mac OS X 10_15_7` / `10.15` → (10, 15, 7).
 fn mac_version(lower: &str) -> Option<(u32, u32, u32)> {
     let i = lower.find("mac os x ")? + 9;
-    let mut it = lower[i..].split(|c: char| c == '_' || c == '.').map(|s| {
+    let mut it = lower[i..].split(['_', '.']).map(|s| {
         let d: String = s.chars().take_while(char::is_ascii_digit).collect();
         leading_int(&d)
     });
@@ -241,7 +247,13 @@ mod tests {
 
     #[test]
     fn garbage_never_panics_and_decides_nothing() {
-        for ua in [&b""[..], b"\xff\xfe\x00", b"Chrome/", b"Chrome/99999999999", b"iPhone OS _"] {
+        for ua in [
+            &b""[..],
+            b"\xff\xfe\x00",
+            b"Chrome/",
+            b"Chrome/99999999999",
+            b"iPhone OS _",
+        ] {
             let c = classify(ua);
             assert!(!c.avif || c.family == Family::Chrome, "{c:?}");
         }
@@ -249,7 +261,11 @@ mod tests {
 
     #[test]
     fn native_clients_are_never_assumed_capable() {
-        for ua in ["okhttp/4.9.0", "Dalvik/2.1.0 (Linux; U; Android 11)", "curl/8.0"] {
+        for ua in [
+            "okhttp/4.9.0",
+            "Dalvik/2.1.0 (Linux; U; Android 11)",
+            "curl/8.0",
+        ] {
             let c = classify(ua.as_bytes());
             assert_eq!(c.family, Family::NonBrowser, "{ua}");
             assert!(!c.webp && !c.avif);

@@ -3,6 +3,9 @@
 //! columns say, through `Policy::decide`. The files are read where they live, beside the
 //! repository.
 
+// Test helpers outside `#[test]` functions fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use pixgate_policy::negotiate::FormatReason;
 use pixgate_policy::{Decision, FilterConfig, Format, Policy, RequestHead};
 
@@ -72,7 +75,13 @@ fn every_user_agent_row_decides_as_the_corpus_says() {
             assert_eq!(got.1, FormatReason::UserAgent, "{ua}");
         }
     }
-    assert!(failures.is_empty(), "{} of {} rows:\n{}", failures.len(), rows.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} rows:\n{}",
+        failures.len(),
+        rows.len(),
+        failures.join("\n")
+    );
     assert_eq!(rows.len(), 304);
 }
 
@@ -90,7 +99,11 @@ fn every_accept_row_decides_as_the_corpus_says() {
             None
         };
         assert_eq!(decide(&with_avif, accept, None).0, want, "{accept}");
-        assert_eq!(decide(&webp_only, accept, None).0, webp.then_some(Format::Webp), "{accept}");
+        assert_eq!(
+            decide(&webp_only, accept, None).0,
+            webp.then_some(Format::Webp),
+            "{accept}"
+        );
     }
     assert_eq!(rows.len(), 27);
 }
@@ -100,7 +113,13 @@ fn accept_naming_an_image_type_overrides_the_user_agent() {
     // Edge 85–120 says Chromium ≥ 85 but its image Accept has no AVIF: the header wins.
     let edge_accept = "image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
     let ua = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/100.0.4896.127 Safari/537.36";
-    assert_eq!(decide(&policy(true), edge_accept, Some(ua)), (Some(Format::Webp), FormatReason::Accept));
+    assert_eq!(
+        decide(&policy(true), edge_accept, Some(ua)),
+        (Some(Format::Webp), FormatReason::Accept)
+    );
     // An image Accept without modern types keeps the source format even for a capable UA.
-    assert_eq!(decide(&policy(true), "image/png,image/*;q=0.8,*/*;q=0.5", Some(ua)).0, None);
+    assert_eq!(
+        decide(&policy(true), "image/png,image/*;q=0.8,*/*;q=0.5", Some(ua)).0,
+        None
+    );
 }

@@ -2,6 +2,9 @@
 //! one table row: the legacy URL goes through `Policy::decide` on a route bound to its
 //! dialect, and the canonical parameters and the planned output size are checked.
 
+// Test helpers outside `#[test]` functions fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use pixgate_policy::negotiate::FormatReason;
 use pixgate_policy::{plan, Decision, Dialect, FilterConfig, Outcome, Policy, RequestHead};
 
@@ -181,8 +184,12 @@ fn vendor_shapes_are_sniffed_without_a_route_dialect() {
         matches!(
             c.dialect,
             "qiniu" | "aliyun" | "thumbor" | "cloudflare" | "generic"
-        ) || c.url.contains("fm=") || c.url.contains("auto=") || c.url.contains("fit=clip")
-            || c.url.contains("fit=max") || c.url.contains("fit=min") || c.url.contains("fit=fillmax")
+        ) || c.url.contains("fm=")
+            || c.url.contains("auto=")
+            || c.url.contains("fit=clip")
+            || c.url.contains("fit=max")
+            || c.url.contains("fit=min")
+            || c.url.contains("fit=fillmax")
     }) {
         let o = decide(&p, case);
         assert_eq!(o.dialect.as_str(), case.dialect, "{}", case.id);
@@ -199,7 +206,10 @@ fn keys_come_from_the_path_for_path_dialects() {
     assert_eq!(o.key, "uploads/avatar1.jpg");
     assert_eq!(o.canonical_path(), "/img/uploads/avatar1.jpg?q=75&w=80");
     let p = policy_for("thumbor");
-    let o = decide(&p, &CASES[CASES.iter().position(|c| c.id == "H12").unwrap()]);
+    let o = decide(
+        &p,
+        &CASES[CASES.iter().position(|c| c.id == "H12").unwrap()],
+    );
     assert_eq!(o.key, "a.jpg");
 }
 
@@ -211,7 +221,9 @@ fn cloudflare_remote_source_is_refused() {
         path: b"/cdn-cgi/image/width=100/https://s3.example.com/bucket/image.png",
         ..Default::default()
     });
-    let Decision::Reject(e) = d else { panic!("{d:?}") };
+    let Decision::Reject(e) = d else {
+        panic!("{d:?}")
+    };
     assert_eq!(e.code.as_str(), "remote_source_disabled");
     assert_eq!(e.status(), 400);
 }
@@ -219,6 +231,9 @@ fn cloudflare_remote_source_is_refused() {
 #[test]
 fn aliyun_q_is_relative_and_warned_about() {
     let p = policy_for("aliyun");
-    let o = decide(&p, &CASES[CASES.iter().position(|c| c.id == "O11").unwrap()]);
+    let o = decide(
+        &p,
+        &CASES[CASES.iter().position(|c| c.id == "O11").unwrap()],
+    );
     assert!(o.warnings.iter().any(|w| w.code.as_str() == "lossy"));
 }

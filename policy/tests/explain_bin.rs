@@ -1,5 +1,8 @@
 //! The `pixgate-explain` binary: one JSON object per DESIGN.md §9, exit codes.
 
+// Test helpers outside `#[test]` functions fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::process::Command;
 
 fn run(args: &[&str]) -> (i32, serde_json::Value, String) {
@@ -22,21 +25,37 @@ fn run(args: &[&str]) -> (i32, serde_json::Value, String) {
 
 #[test]
 fn qiniu_acceptance_example() {
-    let (code, v, _) = run(&["--source", "1200x800", "/img/a.jpg?imageView2/1/w/200/h/200"]);
+    let (code, v, _) = run(&[
+        "--source",
+        "1200x800",
+        "/img/a.jpg?imageView2/1/w/200/h/200",
+    ]);
     assert_eq!(code, 0);
     assert_eq!(v["status"], 200);
     assert_eq!(v["dialect"], "qiniu");
     assert_eq!(v["params"]["fit"], "cover");
     assert_eq!(v["output"]["width"], 200);
     assert_eq!(v["output"]["height"], 200);
-    for field in ["key", "canonical", "params", "format", "format_reason", "vary", "warnings"] {
+    for field in [
+        "key",
+        "canonical",
+        "params",
+        "format",
+        "format_reason",
+        "vary",
+        "warnings",
+    ] {
         assert!(v.get(field).is_some(), "missing {field}: {v}");
     }
 }
 
 #[test]
 fn params_are_exactly_the_canonical_query() {
-    let (_, v, _) = run(&["-H", "Accept: image/avif,image/webp,*/*", "/img/a.jpg?width=300&foo=1"]);
+    let (_, v, _) = run(&[
+        "-H",
+        "Accept: image/avif,image/webp,*/*",
+        "/img/a.jpg?width=300&foo=1",
+    ]);
     let canonical = v["canonical"].as_str().unwrap();
     let query = canonical.split_once('?').unwrap().1;
     let params = v["params"].as_object().unwrap();
@@ -53,7 +72,15 @@ fn params_are_exactly_the_canonical_query() {
 #[test]
 fn user_agent_header_and_profile_are_used() {
     let ua = "User-Agent: Mozilla/5.0 (Android 13; Mobile; rv:107.0) Gecko/107.0 Firefox/107.0";
-    let (_, v, _) = run(&["-H", "Accept: */*", "-H", ua, "--profile", "fastly", "/a.jpg?width=300&height=300&fit=cover"]);
+    let (_, v, _) = run(&[
+        "-H",
+        "Accept: */*",
+        "-H",
+        ua,
+        "--profile",
+        "fastly",
+        "/a.jpg?width=300&height=300&fit=cover",
+    ]);
     assert_eq!(v["dialect"], "fastly");
     assert_eq!(v["params"]["fit"], "outside");
     assert_eq!(v["format"], "avif");
@@ -73,7 +100,11 @@ fn config_and_now_drive_expiry() {
     let dir = std::env::temp_dir().join(format!("pixgate-explain-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("config.json");
-    std::fs::write(&cfg, br#"{"routes":[{"signature":{"keys":["k"],"required":true}}]}"#).unwrap();
+    std::fs::write(
+        &cfg,
+        br#"{"routes":[{"signature":{"keys":["k"],"required":true}}]}"#,
+    )
+    .unwrap();
     let (v, _) = pixgate_policy::Variant::from_query(b"w=10").unwrap();
     let msg = pixgate_policy::sign::message("a.jpg", &v, Some(100));
     let sig = pixgate_policy::sign::sign(b"k", msg.as_bytes());
@@ -89,7 +120,12 @@ fn config_and_now_drive_expiry() {
 
 #[test]
 fn usage_errors_exit_two() {
-    for args in [&[][..], &["--source", "abc", "/a.jpg"], &["--bogus", "/a.jpg"], &["--profile", "cloudinary", "/a.jpg"]] {
+    for args in [
+        &[][..],
+        &["--source", "abc", "/a.jpg"],
+        &["--bogus", "/a.jpg"],
+        &["--profile", "cloudinary", "/a.jpg"],
+    ] {
         let (code, v, err) = run(args);
         assert_eq!(code, 2, "{args:?}");
         assert!(v.is_null());

@@ -1,6 +1,9 @@
 //! Property tests: normalisation is idempotent, the canonical query round-trips, and no
 //! input bytes make `Policy::decide` panic.
 
+// Test helpers outside `#[test]` functions fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use pixgate_policy::variant::{Flip, PostCrop, Rect};
 use pixgate_policy::{Decision, FilterConfig, Fit, Format, Gravity, Policy, RequestHead, Variant};
 use proptest::prelude::*;
@@ -24,12 +27,21 @@ fn rect() -> impl Strategy<Value = Rect> {
 /// Any variant whose fields are individually valid; `normalize` settles combinations.
 fn variant() -> impl Strategy<Value = Variant> {
     let sizing = prop_oneof![
-        (proptest::option::of(1u32..=2048), proptest::option::of(1u32..=2048))
+        (
+            proptest::option::of(1u32..=2048),
+            proptest::option::of(1u32..=2048)
+        )
             .prop_map(|(w, h)| (w, h, None, None, None, None, None, None)),
-        (proptest::option::of(1u32..=2048), proptest::option::of(1u32..=2048))
+        (
+            proptest::option::of(1u32..=2048),
+            proptest::option::of(1u32..=2048)
+        )
             .prop_map(|(l, s)| (None, None, l, s, None, None, None, None)),
         (1u32..=1000).prop_map(|p| (None, None, None, None, Some(p), None, None, None)),
-        (proptest::option::of(1u32..=1000), proptest::option::of(1u32..=1000))
+        (
+            proptest::option::of(1u32..=1000),
+            proptest::option::of(1u32..=1000)
+        )
             .prop_map(|(a, b)| (None, None, None, None, None, a, b, None)),
         (1u32..=10_000_000).prop_map(|a| (None, None, None, None, None, None, None, Some(a))),
     ];
@@ -60,7 +72,12 @@ fn variant() -> impl Strategy<Value = Variant> {
     (
         sizing,
         (100u32..=200, fit, any::<bool>(), any::<bool>(), gravity()),
-        (proptest::option::of(rect()), proptest::option::of(1u8..=100), fmt, any::<bool>()),
+        (
+            proptest::option::of(rect()),
+            proptest::option::of(1u8..=100),
+            fmt,
+            any::<bool>(),
+        ),
         (
             proptest::option::of(any::<[u8; 4]>()),
             prop_oneof![Just(0u16), Just(90), Just(180), Just(270)],
@@ -187,7 +204,10 @@ fn check(d: &Decision) {
         Decision::Forward(o) => {
             let canonical = o.canonical_path();
             let p = Policy::new(FilterConfig::default());
-            match p.decide(&RequestHead { path: canonical.as_bytes(), ..Default::default() }) {
+            match p.decide(&RequestHead {
+                path: canonical.as_bytes(),
+                ..Default::default()
+            }) {
                 Decision::Forward(again) => assert_eq!(again.canonical_path(), canonical),
                 other => panic!("{canonical}: {other:?}"),
             }

@@ -1,5 +1,8 @@
 //! Signature and lossy-policy behaviour of routes, through `Policy::decide`.
 
+// Test helpers outside `#[test]` functions fail loudly too.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use pixgate_policy::sign;
 use pixgate_policy::{Decision, FilterConfig, Policy, RequestHead, Variant};
 
@@ -24,7 +27,8 @@ fn code(d: &Decision) -> Option<&'static str> {
     }
 }
 
-const SIGNED: &str = r#"{"routes":[{"key_prefix":"b/","signature":{"keys":["new","old"],"required":true}}]}"#;
+const SIGNED: &str =
+    r#"{"routes":[{"key_prefix":"b/","signature":{"keys":["new","old"],"required":true}}]}"#;
 
 fn signed_url(key: &[u8], query: &str, exp: Option<u64>) -> String {
     let (v, _) = Variant::from_query(query.as_bytes()).unwrap();
@@ -55,7 +59,10 @@ fn legacy_spelling_of_the_same_variant_verifies() {
     // The message is canonical, so `width=` and `w=` sign alike.
     let p = policy(SIGNED);
     let url = signed_url(b"new", "w=100", None).replace("w=100", "width=100");
-    assert!(matches!(decide(&p, &url, None), Decision::Forward(_)), "{url}");
+    assert!(
+        matches!(decide(&p, &url, None), Decision::Forward(_)),
+        "{url}"
+    );
 }
 
 #[test]
@@ -71,7 +78,9 @@ fn bad_missing_and_foreign_signatures_are_403() {
     for url in cases {
         let d = decide(&p, &url, None);
         assert_eq!(code(&d), Some("bad_signature"), "{url}");
-        let Decision::Reject(e) = d else { unreachable!() };
+        let Decision::Reject(e) = d else {
+            unreachable!()
+        };
         assert_eq!(e.status(), 403);
     }
 }
@@ -81,18 +90,30 @@ fn expiry_is_judged_against_now() {
     let p = policy(SIGNED);
     let url = signed_url(b"old", "w=100", Some(1_000));
     assert!(matches!(decide(&p, &url, Some(999)), Decision::Forward(_)));
-    assert!(matches!(decide(&p, &url, Some(1_000)), Decision::Forward(_)));
+    assert!(matches!(
+        decide(&p, &url, Some(1_000)),
+        Decision::Forward(_)
+    ));
     assert_eq!(code(&decide(&p, &url, Some(1_001))), Some("expired"));
     // `exp` is covered by the signature: changing it breaks the signature.
     let moved = url.replace("exp=1000", "exp=9999");
-    assert_eq!(code(&decide(&p, &moved, Some(1_001))), Some("bad_signature"));
+    assert_eq!(
+        code(&decide(&p, &moved, Some(1_001))),
+        Some("bad_signature")
+    );
 }
 
 #[test]
 fn optional_signatures_are_still_verified_when_present() {
     let p = policy(r#"{"routes":[{"signature":{"keys":["k"]}}]}"#);
-    assert!(matches!(decide(&p, "/a.jpg?w=1", None), Decision::Forward(_)));
-    assert_eq!(code(&decide(&p, "/a.jpg?w=1&sig=AAAA", None)), Some("bad_signature"));
+    assert!(matches!(
+        decide(&p, "/a.jpg?w=1", None),
+        Decision::Forward(_)
+    ));
+    assert_eq!(
+        code(&decide(&p, "/a.jpg?w=1&sig=AAAA", None)),
+        Some("bad_signature")
+    );
 }
 
 #[test]
@@ -105,13 +126,19 @@ fn thumbor_hmac_covers_the_encoded_path() {
     match decide(&p, &format!("/{sig}/{rest}"), None) {
         Decision::Forward(o) => {
             assert_eq!(o.key, "a b.jpg");
-            assert_eq!(o.canonical_path(), "/img/a%20b.jpg?enlarge=1&fit=cover&h=200&q=80&w=300");
+            assert_eq!(
+                o.canonical_path(),
+                "/img/a%20b.jpg?enlarge=1&fit=cover&h=200&q=80&w=300"
+            );
         }
         other => panic!("{other:?}"),
     }
     let forged = format!("/{sig}/300x201/filters:quality(80)/a%20b.jpg");
     assert_eq!(code(&decide(&p, &forged, None)), Some("bad_signature"));
-    assert_eq!(code(&decide(&p, &format!("/unsafe/{rest}"), None)), Some("bad_signature"));
+    assert_eq!(
+        code(&decide(&p, &format!("/unsafe/{rest}"), None)),
+        Some("bad_signature")
+    );
 }
 
 #[test]
@@ -125,8 +152,13 @@ fn lossy_translations_follow_the_route_policy() {
     let strict = policy(r#"{"routes":[{"dialect":"imgix","lossy":"reject"}]}"#);
     let d = decide(&strict, url, None);
     assert_eq!(code(&d), Some("unsupported_legacy_feature"));
-    let Decision::Reject(e) = d else { unreachable!() };
+    let Decision::Reject(e) = d else {
+        unreachable!()
+    };
     assert_eq!(e.status(), 400);
     // A faithful translation passes a strict route.
-    assert!(matches!(decide(&strict, "/a.jpg?w=300&fit=max", None), Decision::Forward(_)));
+    assert!(matches!(
+        decide(&strict, "/a.jpg?w=300&fit=max", None),
+        Decision::Forward(_)
+    ));
 }

@@ -112,10 +112,14 @@ fn process(
                     }
                 }
             }
-            "info" | "average-hue" | "exif" => {
-                lossy(w, format!("`{name}` is not an image operation here; dropped"))
-            }
-            _ => lossy(w, format!("`{}` is not implemented", crate::error::truncate(name, 32))),
+            "info" | "average-hue" | "exif" => lossy(
+                w,
+                format!("`{name}` is not an image operation here; dropped"),
+            ),
+            _ => lossy(
+                w,
+                format!("`{}` is not implemented", crate::error::truncate(name, 32)),
+            ),
         }
     }
     Ok(())
@@ -216,7 +220,7 @@ fn crop(
             _ => w.push(dropped(k)),
         }
     }
-    chain.crop(v, w, g, cw, ch, x, y);
+    chain.crop(v, w, g, (cw, ch), (x, y));
     Ok(())
 }
 
@@ -225,7 +229,10 @@ mod tests {
     use super::*;
 
     fn canon(q: &str) -> String {
-        translate(b"a.jpg", q.as_bytes()).unwrap().variant.to_query()
+        translate(b"a.jpg", q.as_bytes())
+            .unwrap()
+            .variant
+            .to_query()
     }
 
     #[test]
@@ -235,7 +242,10 @@ mod tests {
                 "x-oss-process=image/resize,w_200/crop,w_100,h_100,g_center",
                 "lim=orig&post_crop=center:100x100&w=200",
             ),
-            ("x-oss-process=image/crop,x_10,y_20,w_30,h_40", "crop=10,20,30,40"),
+            (
+                "x-oss-process=image/crop,x_10,y_20,w_30,h_40",
+                "crop=10,20,30,40",
+            ),
             ("x-oss-process=image/resize,p_50/rotate,90", "pct=50&rot=90"),
             (
                 "x-oss-process=image/resize,w_10&OSSAccessKeyId=a&Expires=1&Signature=x",

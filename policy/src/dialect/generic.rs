@@ -40,9 +40,11 @@ pub fn translate_with(
     raw_query: &[u8],
 ) -> Result<Translated, PolicyError> {
     let key = key::parse_key(path)?;
-    let mut v = Variant::default();
     // imgix's default fit (`clip`) enlarges.
-    v.enlarge = vocab == Vocab::Imgix;
+    let mut v = Variant {
+        enlarge: vocab == Vocab::Imgix,
+        ..Variant::default()
+    };
     let mut w = Vec::new();
     let mut pend = Pending::default();
     let mut signature = None;
@@ -56,22 +58,26 @@ pub fn translate_with(
                 if let Some(p) = fraction(vocab, value) {
                     pend.frac_w = Some(p);
                 } else {
-                    v.set("w", value, &mut w).map_err(|e| rename(e, name, value))?;
+                    v.set("w", value, &mut w)
+                        .map_err(|e| rename(e, name, value))?;
                 }
             }
             "height" | "h" | "maxheight" => {
                 if let Some(p) = fraction(vocab, value) {
                     pend.frac_h = Some(p);
                 } else {
-                    v.set("h", value, &mut w).map_err(|e| rename(e, name, value))?;
+                    v.set("h", value, &mut w)
+                        .map_err(|e| rename(e, name, value))?;
                 }
             }
             "quality" | "q" => {
-                v.set("q", value, &mut w).map_err(|e| rename(e, name, value))?;
+                v.set("q", value, &mut w)
+                    .map_err(|e| rename(e, name, value))?;
             }
             "format" | "fm" | "output" | "fmt" => set_format(&mut v, name, value, &mut w)?,
             "dpr" | "dppx" | "zoom" => {
-                v.set("dpr", value, &mut w).map_err(|e| rename(e, name, value))?;
+                v.set("dpr", value, &mut w)
+                    .map_err(|e| rename(e, name, value))?;
             }
             "fit" | "f" | "mode" => set_fit(vocab, &mut v, name, value, &mut w)?,
             "gravity" | "g" | "anchor" | "position" | "crop-gravity" => {
@@ -92,16 +98,22 @@ pub fn translate_with(
             }
             "fill" if vocab == Vocab::Imgix => match value {
                 "solid" => pend.imgix_fill = true,
-                "blur" | "gen" => lossy(&mut w, format!("imgix `fill={value}` padded with a colour")),
+                "blur" | "gen" => {
+                    lossy(&mut w, format!("imgix `fill={value}` padded with a colour"))
+                }
                 _ => return Err(bad()),
             },
             "rect" => {
-                v.set("crop", value, &mut w).map_err(|e| rename(e, name, value))?;
+                v.set("crop", value, &mut w)
+                    .map_err(|e| rename(e, name, value))?;
             }
             "crop" => set_crop(vocab, &mut v, &mut pend, value, &mut w)?,
             "ar" => {
                 let (a, b) = value.split_once(':').ok_or_else(bad)?;
-                let (a, b) = (parse_fixed(a, 2).ok_or_else(bad)?, parse_fixed(b, 2).ok_or_else(bad)?);
+                let (a, b) = (
+                    parse_fixed(a, 2).ok_or_else(bad)?,
+                    parse_fixed(b, 2).ok_or_else(bad)?,
+                );
                 if a == 0 || b == 0 {
                     return Err(bad());
                 }
@@ -365,7 +377,10 @@ fn set_crop(
         _ => {}
     }
     let items: Vec<&str> = value.split(',').map(str::trim).collect();
-    if items.iter().all(|i| i.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-' || b == b'_')) {
+    if items.iter().all(|i| {
+        i.bytes()
+            .all(|b| b.is_ascii_alphabetic() || b == b'-' || b == b'_')
+    }) {
         // A gravity list: the first recognised word wins, two compass words combine.
         let mut g = None;
         let mut words = Vec::new();
@@ -405,7 +420,10 @@ fn set_crop(
                 return Err(bad());
             }
             if n.iter().any(|&x| x < 0) || n[2] == 0 || n[3] == 0 {
-                lossy(w, "crop edges counted from the far side need the source size; dropped");
+                lossy(
+                    w,
+                    "crop edges counted from the far side need the source size; dropped",
+                );
                 return Ok(());
             }
             if n[2] <= n[0] || n[3] <= n[1] {
@@ -499,7 +517,11 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_legacy_parameter() {
-        for (q, name) in [("width=-5", "width"), ("quality=abc", "quality"), ("fit=squash", "fit")] {
+        for (q, name) in [
+            ("width=-5", "width"),
+            ("quality=abc", "quality"),
+            ("fit=squash", "fit"),
+        ] {
             let e = translate(b"a.jpg", q.as_bytes()).unwrap_err();
             assert!(e.message.contains(&format!("`{name}`")), "{}", e.message);
         }

@@ -273,25 +273,26 @@ pub(crate) struct Chain {
 }
 
 impl Chain {
-    /// A crop of `w`×`h` (`None` = the whole side) at offset (`dx`, `dy`) from `gravity`.
+    /// A crop of `size` (`None` = the whole side) at offset (`dx`, `dy`) from `gravity`.
     pub fn crop(
         &mut self,
         v: &mut Variant,
         warnings: &mut Vec<Warning>,
         gravity: Gravity,
-        w: Option<u32>,
-        h: Option<u32>,
-        dx: u32,
-        dy: u32,
+        size: (Option<u32>, Option<u32>),
+        (dx, dy): (u32, u32),
     ) {
-        let (w, h) = (w.unwrap_or(MAX_DIM), h.unwrap_or(MAX_DIM));
+        let (w, h) = (size.0.unwrap_or(MAX_DIM), size.1.unwrap_or(MAX_DIM));
         let top_left = gravity == Gravity::NorthWest;
         if !self.resized && top_left && v.crop.is_none() {
             v.crop = Some(Rect { x: dx, y: dy, w, h });
             return;
         }
         if v.post_crop.is_some() || self.pending_anchored.is_some() {
-            lossy(warnings, "only one crop after resizing is supported; later crop dropped");
+            lossy(
+                warnings,
+                "only one crop after resizing is supported; later crop dropped",
+            );
             return;
         }
         let pc = if top_left {
@@ -316,7 +317,10 @@ impl Chain {
     /// Marks a resize; an anchored crop before it cannot be expressed.
     pub fn resize(&mut self, warnings: &mut Vec<Warning>) -> bool {
         if self.resized {
-            lossy(warnings, "only one resize per chain is supported; later resize dropped");
+            lossy(
+                warnings,
+                "only one resize per chain is supported; later resize dropped",
+            );
             return false;
         }
         if self.pending_anchored.take().is_some() {

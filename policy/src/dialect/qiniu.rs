@@ -92,11 +92,13 @@ fn image_view2(v: &mut Variant, spec: &str, w: &mut Vec<Warning>) -> Result<(), 
                 let q = value.strip_suffix('!').unwrap_or(value);
                 v.q = Some(crate::variant::parse_quality(name, q, w)?);
             }
-            "interlace" => v.prog = match value {
-                "1" => true,
-                "0" => false,
-                _ => return Err(bad()),
-            },
+            "interlace" => {
+                v.prog = match value {
+                    "1" => true,
+                    "0" => false,
+                    _ => return Err(bad()),
+                }
+            }
             "ignore-error" => {}
             "colors" => lossy(w, "`colors` palette reduction is not implemented"),
             _ => w.push(dropped(name)),
@@ -146,7 +148,10 @@ pub(crate) fn legacy_format(
     Ok(match value.to_ascii_lowercase().as_str() {
         "copy" | "src" | "" => None,
         "heic" | "heif" | "bmp" | "tiff" | "tif" | "tpg" | "svg" | "ico" => {
-            lossy(w, format!("format `{value}` is not produced; source format kept"));
+            lossy(
+                w,
+                format!("format `{value}` is not produced; source format kept"),
+            );
             None
         }
         "jxl" => {

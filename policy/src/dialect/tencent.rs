@@ -81,10 +81,9 @@ pub(crate) fn mogr2(
         if !OPS_WITH_ARG.contains(&op) {
             w.push(dropped(op));
             // Skip what looks like its argument.
-            if toks
-                .get(i)
-                .is_some_and(|t| !OPS_WITH_ARG.contains(t) && !matches!(*t, "auto-orient" | "strip"))
-            {
+            if toks.get(i).is_some_and(|t| {
+                !OPS_WITH_ARG.contains(t) && !matches!(*t, "auto-orient" | "strip")
+            }) {
                 i += 1;
             }
             continue;
@@ -101,7 +100,7 @@ pub(crate) fn mogr2(
             "gravity" => gravity = gravity_word(arg).ok_or_else(bad)?,
             "crop" => {
                 let c = crop_geom(arg).ok_or_else(bad)?;
-                chain.crop(v, w, gravity, c.0, c.1, c.2, c.3);
+                chain.crop(v, w, gravity, (c.0, c.1), (c.2, c.3));
             }
             "rotate" => match arg {
                 "0" | "360" => {}
@@ -146,7 +145,11 @@ pub(crate) fn mogr2(
 /// Geometry of `thumbnail/` (ImageMagick's, with `p`→`%`, `r`→`^` escapes).
 fn thumbnail(v: &mut Variant, g: &str) -> Result<(), PolicyError> {
     let bad = || PolicyError::bad_param("thumbnail", g);
-    let pct = |s: &str| parse_uint(s).filter(|n| (1..=1000).contains(n)).ok_or_else(bad);
+    let pct = |s: &str| {
+        parse_uint(s)
+            .filter(|n| (1..=1000).contains(n))
+            .ok_or_else(bad)
+    };
     v.enlarge = true;
     if let Some(rest) = g.strip_prefix('!') {
         if let Some(n) = rest.strip_prefix('x').and_then(|r| r.strip_suffix('p')) {
@@ -165,7 +168,11 @@ fn thumbnail(v: &mut Variant, g: &str) -> Result<(), PolicyError> {
         return Ok(());
     }
     if let Some(a) = g.strip_suffix('@') {
-        v.area = Some(parse_uint(a).filter(|a| (1..=MAX_AREA).contains(a)).ok_or_else(bad)?);
+        v.area = Some(
+            parse_uint(a)
+                .filter(|a| (1..=MAX_AREA).contains(a))
+                .ok_or_else(bad)?,
+        );
         v.enlarge = false;
         return Ok(());
     }
@@ -178,7 +185,10 @@ fn thumbnail(v: &mut Variant, g: &str) -> Result<(), PolicyError> {
         if side > crate::variant::MAX_DIM {
             return Err(PolicyError::new(
                 crate::error::ErrorCode::TooLarge,
-                format!("`thumbnail` exceeds the maximum side of {} px", crate::variant::MAX_DIM),
+                format!(
+                    "`thumbnail` exceeds the maximum side of {} px",
+                    crate::variant::MAX_DIM
+                ),
             ));
         }
     }
@@ -238,7 +248,10 @@ mod tests {
     use super::*;
 
     fn canon(q: &str) -> String {
-        translate(b"a.jpg", q.as_bytes()).unwrap().variant.to_query()
+        translate(b"a.jpg", q.as_bytes())
+            .unwrap()
+            .variant
+            .to_query()
     }
 
     #[test]
@@ -263,7 +276,11 @@ mod tests {
 
     #[test]
     fn geometry_errors_are_bad_params() {
-        for q in ["imageMogr2/thumbnail/abc", "imageMogr2/thumbnail/x", "imageMogr2/crop/zz"] {
+        for q in [
+            "imageMogr2/thumbnail/abc",
+            "imageMogr2/thumbnail/x",
+            "imageMogr2/crop/zz",
+        ] {
             let e = translate(b"a.jpg", q.as_bytes()).unwrap_err();
             assert_eq!(e.code, crate::error::ErrorCode::BadParam, "{q}");
         }

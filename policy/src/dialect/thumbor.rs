@@ -6,7 +6,7 @@
 use super::{css_color, is_remote, lossy, remote_source, PathSignature, Translated};
 use crate::error::{PolicyError, Warning};
 use crate::key;
-use crate::variant::{dropped, parse_fixed, parse_uint, Flip, Fit, Gravity, Rect, Variant};
+use crate::variant::{dropped, parse_fixed, parse_uint, Fit, Flip, Gravity, Rect, Variant};
 
 /// The sniffing rule: `unsafe/…`, or a 28-character signature followed by a thumbor option.
 pub(crate) fn looks_like_thumbor(path: &[u8]) -> bool {
@@ -33,8 +33,19 @@ fn is_signature(s: &str) -> bool {
 fn is_option_segment(s: &str) -> bool {
     matches!(
         s,
-        "debug" | "meta" | "fit-in" | "full-fit-in" | "adaptive-fit-in" | "adaptive-full-fit-in"
-            | "left" | "right" | "center" | "top" | "bottom" | "middle" | "smart"
+        "debug"
+            | "meta"
+            | "fit-in"
+            | "full-fit-in"
+            | "adaptive-fit-in"
+            | "adaptive-full-fit-in"
+            | "left"
+            | "right"
+            | "center"
+            | "top"
+            | "bottom"
+            | "middle"
+            | "smart"
     ) || s.starts_with("trim")
         || s.starts_with("filters:")
         || manual_crop(s).is_some()
@@ -46,11 +57,21 @@ fn manual_crop(s: &str) -> Option<Rect> {
     let (a, b) = s.split_once(':')?;
     let (l, t) = a.split_once('x')?;
     let (r, btm) = b.split_once('x')?;
-    let (l, t, r, btm) = (parse_uint(l)?, parse_uint(t)?, parse_uint(r)?, parse_uint(btm)?);
+    let (l, t, r, btm) = (
+        parse_uint(l)?,
+        parse_uint(t)?,
+        parse_uint(r)?,
+        parse_uint(btm)?,
+    );
     if r <= l || btm <= t {
         return None;
     }
-    Some(Rect { x: l, y: t, w: r - l, h: btm - t })
+    Some(Rect {
+        x: l,
+        y: t,
+        w: r - l,
+        h: btm - t,
+    })
 }
 
 /// `[-](W|orig)x[-](H|orig)`: sizes (`None` = proportional) and the two flip flags.
@@ -97,7 +118,10 @@ pub fn translate(path: &[u8], raw_query: &[u8]) -> Result<Translated, PolicyErro
     for opt in ["debug", "meta"] {
         if peek(rest) == opt {
             seg(&mut rest);
-            lossy(&mut w, format!("`{opt}/` is not supported; the image is served"));
+            lossy(
+                &mut w,
+                format!("`{opt}/` is not supported; the image is served"),
+            );
         }
     }
     if peek(rest).starts_with("trim") && rest.contains('/') {
@@ -302,8 +326,8 @@ fn filter(
         "focal" => lossy(w, "`focal()` needs the source size; centred"),
         "grayscale" | "brightness" | "contrast" | "rgb" | "round_corner" | "watermark"
         | "sharpen" | "noise" | "equalize" | "convolution" | "max_bytes" | "saturation"
-        | "red_eye" | "extract_focal" | "frame" | "curve" | "proportion" | "max_age"
-        | "cover" | "autojpg" => lossy(w, format!("`filters:{name}` is not implemented")),
+        | "red_eye" | "extract_focal" | "frame" | "curve" | "proportion" | "max_age" | "cover"
+        | "autojpg" => lossy(w, format!("`filters:{name}` is not implemented")),
         _ => w.push(dropped(&format!("filters:{name}"))),
     }
     Ok(())
