@@ -38,9 +38,41 @@ pub struct RouteConfig {
     pub key_prefix: String,
     #[serde(default)]
     pub formats: FormatsConfig,
-    /// Add `User-Agent` to `Vary` when the User-Agent fallback may decide.
+    /// Add `User-Agent` to `Vary` when the User-Agent fallback may decide. Off by default:
+    /// correctness for clients without an image `Accept` behind a shared cache, against
+    /// cache fragmentation (DESIGN.md §4).
     #[serde(default)]
     pub vary_user_agent: bool,
+    /// What to do with a legacy feature the canonical model can only approximate:
+    /// `"approximate"` (default; counted and warned about) or `"reject"` (400
+    /// `unsupported_legacy_feature`).
+    #[serde(default)]
+    pub lossy: LossyPolicy,
+    /// URL signatures for this route (see [`crate::sign`]); none when absent.
+    #[serde(default)]
+    pub signature: Option<SignatureConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LossyPolicy {
+    #[default]
+    Approximate,
+    Reject,
+}
+
+/// `"signature": {"keys": ["k1", "k2"], "required": true}`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct SignatureConfig {
+    /// HMAC secrets, any of which verifies (rotation: add the new key, later drop the old
+    /// one). Pixgate `sig` parameters use HMAC-SHA256; on a thumbor route they are
+    /// thumbor's HMAC-SHA1 keys.
+    pub keys: Vec<String>,
+    /// `true`: a request without a valid signature is 403 `bad_signature` (thumbor:
+    /// `/unsafe/` URLs too). `false`: a signature, when present, is still verified.
+    #[serde(default)]
+    pub required: bool,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -80,6 +112,11 @@ impl FilterConfig {
             if !r.prefix.starts_with('/') {
                 return Err(format!("routes[{i}].prefix must start with `/`"));
             }
+            if let Some(sig) = &r.signature {
+                if sig.keys.is_empty() || sig.keys.iter().any(String::is_empty) {
+                    return Err(format!("routes[{i}].signature.keys must hold non-empty keys"));
+                }
+            }
             if !r.key_prefix.is_empty() {
                 crate::key::validate_key(r.key_prefix.trim_end_matches('/'))
                     .map_err(|e| format!("routes[{i}].key_prefix: {}", e.message))?;
@@ -111,6 +148,20 @@ mod tests {
     fn unknown_dialect_is_refused() {
         let e = FilterConfig::from_json(br#"{"routes":[{"dialect":"cloudinary"}]}"#).unwrap_err();
         assert!(e.contains("cloudinary"), "{e}");
+    }
+
+    #[test]
+    fn lossy_and_signature_settings_parse() {
+        let c = FilterConfig::from_json(
+            br#"{"routes":[{"lossy":"reject","signature":{"keys":["k1","k2"],"required":true}}]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.routes[0].lossy, LossyPolicy::Reject);
+        let s = c.routes[0].signature.as_ref().unwrap();
+        assert_eq!(s.keys, ["k1", "k2"]);
+        assert!(s.required);
+        assert!(FilterConfig::from_json(br#"{"routes":[{"signature":{"keys":[]}}]}"#).is_err());
+        assert!(FilterConfig::from_json(br#"{"routes":[{"lossy":"maybe"}]}"#).is_err());
     }
 
     #[test]

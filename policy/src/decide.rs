@@ -1,7 +1,8 @@
 //! The one entry point both runtimes call: a request head in, a decision out.
 
-use crate::config::{FilterConfig, RouteConfig};
+use crate::config::{FilterConfig, LossyPolicy, RouteConfig};
 use crate::dialect::{self, Dialect};
+use crate::error::{ErrorCode, WarningCode};
 use crate::error::{PolicyError, Warning};
 use crate::key;
 use crate::negotiate::{self, FormatReason};
@@ -71,6 +72,8 @@ fn default_route() -> RouteConfig {
         key_prefix: String::new(),
         formats: Default::default(),
         vary_user_agent: false,
+        lossy: Default::default(),
+        signature: None,
     }
 }
 
@@ -101,6 +104,24 @@ impl Policy {
         }
     }
 
+    /// The dialect a request would be read in (route-bound or sniffed); `None` when no
+    /// route claims it.
+    pub fn dialect_for(&self, req: &RequestHead<'_>) -> Option<Dialect> {
+        let (path, query) = split_target(req.path);
+        let default;
+        let route = if self.config.routes.is_empty() {
+            default = default_route();
+            &default
+        } else {
+            self.config.routes.iter().find(|r| route_matches(r, req.authority, path))?
+        };
+        if let Some(d) = route.dialect {
+            return Some(d);
+        }
+        let rest = &path[route.prefix.len().min(path.len())..];
+        Some(sniff_route_path(route, rest, query).0)
+    }
+
     fn apply(
         &self,
         route: &RouteConfig,
@@ -110,13 +131,21 @@ impl Policy {
     ) -> Result<Outcome, PolicyError> {
         let rest = &path[route.prefix.len().min(path.len())..];
         // Canonical URLs keep their `/img/` namespace whatever the route prefix.
-        let rest = rest.strip_prefix(b"img/").filter(|_| route.prefix == "/").unwrap_or(rest);
-        let rest = rest.strip_prefix(b"/").unwrap_or(rest);
-        let dialect = route.dialect.unwrap_or_else(|| dialect::sniff(rest, query));
+        let (sniffed, rest) = sniff_route_path(route, rest, query);
+        let dialect = route.dialect.unwrap_or(sniffed);
         let t = dialect::translate(dialect, rest, query)?;
-        let mut variant = t.variant;
-        let key = if route.key_prefix.is_empty() { t.key } else { format!("{}{}", route.key_prefix, t.key) };
+        let mut variant = t.variant.clone();
+        let key = if route.key_prefix.is_empty() { t.key.clone() } else { format!("{}{}", route.key_prefix, t.key) };
         key::validate_key(&key)?;
+
+        if route.lossy == LossyPolicy::Reject {
+            if let Some(w) = t.warnings.iter().find(|w| w.code == WarningCode::Lossy) {
+                return Err(PolicyError::new(ErrorCode::UnsupportedLegacyFeature, w.message.clone()));
+            }
+        }
+        if let Some(sc) = &route.signature {
+            check_signature(sc, dialect, &t, &key, &variant, req.now)?;
+        }
 
         let negotiates = route.formats.avif || route.formats.webp;
         let format_reason = match variant.fmt {
@@ -146,6 +175,56 @@ impl Policy {
         }
         Ok(Outcome { dialect, key, variant, format_reason, vary, warnings: t.warnings })
     }
+}
+
+/// Strips the canonical `/img/` namespace (on a `/` route) and sniffs the dialect. Under
+/// `/img/` only the query is sniffed: the path is a store key, so a key that happens to
+/// start with `unsafe/` or `cdn-cgi/image/` keeps its canonical URL a fixed point.
+fn sniff_route_path<'a>(route: &RouteConfig, rest: &'a [u8], query: &[u8]) -> (Dialect, &'a [u8]) {
+    match rest.strip_prefix(b"img/").filter(|_| route.prefix == "/") {
+        Some(key) => (dialect::sniff(b"", query), key),
+        None => {
+            let rest = rest.strip_prefix(b"/").unwrap_or(rest);
+            (dialect::sniff(rest, query), rest)
+        }
+    }
+}
+
+/// Verifies the route's signature settings (see [`crate::sign`]); then `exp`.
+fn check_signature(
+    sc: &crate::config::SignatureConfig,
+    dialect: Dialect,
+    t: &dialect::Translated,
+    store_key: &str,
+    variant: &Variant,
+    now: Option<u64>,
+) -> Result<(), PolicyError> {
+    let bad = |m: &str| PolicyError::new(ErrorCode::BadSignature, m);
+    if dialect == Dialect::Thumbor {
+        return match &t.path_signature {
+            Some(ps) if crate::sign::verify_thumbor(&sc.keys, &ps.message, &ps.signature) => Ok(()),
+            Some(_) => Err(bad("thumbor signature does not match")),
+            None if sc.required => Err(bad("this route requires signed thumbor URLs")),
+            None => Ok(()),
+        };
+    }
+    match &t.signature {
+        Some(sig) => {
+            let msg = crate::sign::message(store_key, variant, t.expires);
+            if !crate::sign::verify(&sc.keys, msg.as_bytes(), sig) {
+                return Err(bad("signature does not match"));
+            }
+        }
+        None if sc.required => return Err(bad("this route requires a signature")),
+        None => return Ok(()),
+    }
+    // The policy has no clock: without `now` expiry cannot be judged here.
+    if let (Some(exp), Some(now)) = (t.expires, now) {
+        if now > exp {
+            return Err(PolicyError::new(ErrorCode::Expired, "signed URL has expired"));
+        }
+    }
+    Ok(())
 }
 
 fn route_matches(r: &RouteConfig, authority: &[u8], path: &[u8]) -> bool {

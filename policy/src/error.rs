@@ -12,6 +12,8 @@ pub enum ErrorCode {
     UnsupportedLegacyFeature,
     BadSignature,
     Expired,
+    /// The URL names a remote source (`https://…`) and no route allow-lists hosts.
+    RemoteSourceDisabled,
 }
 
 impl ErrorCode {
@@ -23,6 +25,7 @@ impl ErrorCode {
             ErrorCode::UnsupportedLegacyFeature => "unsupported_legacy_feature",
             ErrorCode::BadSignature => "bad_signature",
             ErrorCode::Expired => "expired",
+            ErrorCode::RemoteSourceDisabled => "remote_source_disabled",
         }
     }
 

@@ -8,11 +8,14 @@ pub mod config;
 pub mod decide;
 pub mod dialect;
 pub mod error;
+pub mod explain;
 pub mod hash;
 pub mod key;
 pub mod negotiate;
 pub mod plan;
 pub mod query;
+pub mod sign;
+pub mod ua;
 pub mod variant;
 
 pub use config::FilterConfig;

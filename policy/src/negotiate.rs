@@ -76,8 +76,17 @@ fn trim(s: &[u8]) -> &[u8] {
     &s[start..end]
 }
 
-/// Picks a modern format for a request whose variant leaves the format open.
-pub fn negotiate(accept: Option<&[u8]>, _user_agent: Option<&[u8]>, opts: Options) -> (Option<Format>, FormatReason) {
+/// True when `Accept` names a concrete image type (`image/*` does not count).
+pub fn names_image_type(accept: &[u8]) -> bool {
+    accept.split(|&b| b == b',').any(|member| {
+        let range = trim(member.split(|&b| b == b';').next().unwrap_or(b""));
+        range.len() > 6 && range[..6].eq_ignore_ascii_case(b"image/") && range != b"image/*"
+    })
+}
+
+/// Picks a modern format for a request whose variant leaves the format open: Accept
+/// first; the User-Agent only when Accept names no image type and the route allows it.
+pub fn negotiate(accept: Option<&[u8]>, user_agent: Option<&[u8]>, opts: Options) -> (Option<Format>, FormatReason) {
     let accept = accept.unwrap_or(b"");
     let avif = acceptance(accept, "image/avif");
     let webp = acceptance(accept, "image/webp");
@@ -86,6 +95,17 @@ pub fn negotiate(accept: Option<&[u8]>, _user_agent: Option<&[u8]>, opts: Option
     }
     if opts.webp && webp == Acceptance::Listed {
         return (Some(Format::Webp), FormatReason::Accept);
+    }
+    if opts.user_agent_fallback && !names_image_type(accept) {
+        if let Some(ua) = user_agent {
+            let c = crate::ua::classify(ua);
+            if opts.avif && c.avif {
+                return (Some(Format::Avif), FormatReason::UserAgent);
+            }
+            if opts.webp && c.webp {
+                return (Some(Format::Webp), FormatReason::UserAgent);
+            }
+        }
     }
     (None, FormatReason::None)
 }

@@ -2,7 +2,7 @@
 //! pipeline needs, in the fixed order of DESIGN.md §3. Pure, so sizes are tested without
 //! images; the origin executes plans and never re-derives geometry.
 
-use crate::variant::{Fit, Flip, Gravity, Rect, Variant};
+use crate::variant::{Fit, Flip, Gravity, PostCrop, Rect, Variant};
 
 /// Padding canvas for `fit=contain`: the resized image is placed at (`x`, `y`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +25,8 @@ pub struct Plan {
     /// Size the (cropped) image is resampled to; equal to its size when nothing scales.
     pub resize: (u32, u32),
     pub pad: Option<Pad>,
-    /// Region taken after resizing (cover's crop), in resized coordinates.
+    /// Region taken after resizing and padding, in those coordinates: cover's crop, then
+    /// the variant's own `post_crop`, composed into one rectangle.
     pub post_crop: Option<Rect>,
     /// Anchor of `post_crop`; `smart`/`face` let the executor move the window along the
     /// overflowing axis (its size stays as planned).
@@ -38,6 +39,36 @@ pub struct Plan {
 
 /// Plans `variant` for an upright source of `src_w`×`src_h` pixels.
 pub fn plan(v: &Variant, src_w: u32, src_h: u32) -> Plan {
+    let mut p = plan_resize(v, src_w, src_h);
+    if p.passthrough {
+        return p;
+    }
+    if let Some(pc) = v.post_crop {
+        let (ow, oh) = (p.width, p.height);
+        let r = match pc {
+            PostCrop::Rect(r) => clamp_rect(r, ow, oh),
+            PostCrop::Anchored { gravity, w, h } => {
+                let (w, h) = (w.min(ow), h.min(oh));
+                let (x, y) = anchor(gravity, ow - w, oh - h, (w, h), (ow, oh));
+                Some(Rect { x, y, w, h })
+            }
+        };
+        // A window entirely outside the image leaves it as it is.
+        if let Some(r) = r {
+            p.post_crop = Some(match p.post_crop {
+                Some(prev) => Rect { x: prev.x + r.x, y: prev.y + r.y, w: r.w, h: r.h },
+                None => r,
+            });
+            (p.width, p.height) = (r.w, r.h);
+            if let PostCrop::Anchored { gravity, .. } = pc {
+                p.gravity = gravity;
+            }
+        }
+    }
+    p
+}
+
+fn plan_resize(v: &Variant, src_w: u32, src_h: u32) -> Plan {
     let (src_w, src_h) = (src_w.max(1), src_h.max(1));
     let (rw, rh) = if v.rot == 90 || v.rot == 270 { (src_h, src_w) } else { (src_w, src_h) };
     let crop = v.crop.and_then(|c| clamp_rect(c, rw, rh));
@@ -72,12 +103,37 @@ pub fn plan(v: &Variant, src_w: u32, src_h: u32) -> Plan {
         height: src_h,
     };
 
-    if let Some(pct) = v.pct {
-        let pct = if v.enlarge { pct } else { pct.min(100) };
-        if v.lim_orig && v.pct.is_some_and(|p| p > 100) && !v.enlarge {
+    // Enlarge-only (`reduce=0`): a size below the source's keeps the source's.
+    let keep_up = |size: (u32, u32)| -> (u32, u32) {
+        if !v.reduce && (size.0 < cw || size.1 < ch) {
+            (cw, ch)
+        } else {
+            size
+        }
+    };
+
+    if v.pct.is_some() || v.pctw.is_some() || v.pcth.is_some() {
+        let (pw, ph) = match v.pct {
+            Some(p) => (p, p),
+            None => (v.pctw.unwrap_or(100), v.pcth.unwrap_or(100)),
+        };
+        if (pw > 100 || ph > 100) && v.lim_orig {
             return passthrough(src_w, src_h);
         }
-        p.resize = (scale(cw, pct, 100), scale(ch, pct, 100));
+        let cap = |p: u32| if v.enlarge { p } else { p.min(100) };
+        p.resize = keep_up((scale(cw, cap(pw), 100), scale(ch, cap(ph), 100)));
+        (p.width, p.height) = p.resize;
+        return p;
+    }
+
+    if let Some(area) = v.area {
+        let f = (f64::from(area) / (f64::from(cw) * f64::from(ch))).sqrt();
+        if f > 1.0 && v.lim_orig {
+            return passthrough(src_w, src_h);
+        }
+        let f = if v.enlarge { f } else { f.min(1.0) };
+        let sz = |x: u32| ((f64::from(x) * f + 0.5).floor() as u32).max(1);
+        p.resize = keep_up((sz(cw), sz(ch)));
         (p.width, p.height) = p.resize;
         return p;
     }
@@ -102,7 +158,7 @@ pub fn plan(v: &Variant, src_w: u32, src_h: u32) -> Plan {
                 return passthrough(src_w, src_h);
             }
             let bw = if v.enlarge { bw } else { bw.min(cw) };
-            p.resize = (bw, scale(ch, bw, cw));
+            p.resize = keep_up((bw, scale(ch, bw, cw)));
             (p.width, p.height) = p.resize;
             return p;
         }
@@ -111,7 +167,7 @@ pub fn plan(v: &Variant, src_w: u32, src_h: u32) -> Plan {
                 return passthrough(src_w, src_h);
             }
             let bh = if v.enlarge { bh } else { bh.min(ch) };
-            p.resize = (scale(cw, bh, ch), bh);
+            p.resize = keep_up((scale(cw, bh, ch), bh));
             (p.width, p.height) = p.resize;
             return p;
         }
@@ -130,7 +186,7 @@ pub fn plan(v: &Variant, src_w: u32, src_h: u32) -> Plan {
             if inside_enlarges && v.lim_orig {
                 return passthrough(src_w, src_h);
             }
-            p.resize = if inside_enlarges && !v.enlarge { (cw, ch) } else { inside_size };
+            p.resize = keep_up(if inside_enlarges && !v.enlarge { (cw, ch) } else { inside_size });
             (p.width, p.height) = p.resize;
             if v.fit == Fit::Contain {
                 let (x, y) = anchor(v.gravity, bw - p.resize.0.min(bw), bh - p.resize.1.min(bh), p.resize, (bw, bh));
@@ -142,7 +198,7 @@ pub fn plan(v: &Variant, src_w: u32, src_h: u32) -> Plan {
             if outside_enlarges && v.lim_orig {
                 return passthrough(src_w, src_h);
             }
-            p.resize = if outside_enlarges && !v.enlarge { (cw, ch) } else { outside_size };
+            p.resize = keep_up(if outside_enlarges && !v.enlarge { (cw, ch) } else { outside_size });
             (p.width, p.height) = p.resize;
         }
         Fit::Cover => {
@@ -233,9 +289,9 @@ mod tests {
     }
 
     #[test]
-    #[allow(clippy::type_complexity)]
     fn output_sizes() {
-        let cases: &[(&str, (u32, u32), (u32, u32))] = &[
+        type Case = (&'static str, (u32, u32), (u32, u32));
+        let cases: &[Case] = &[
             ("w=200&h=150&fit=cover", (1600, 900), (200, 150)),
             ("w=320", (1600, 900), (320, 180)),
             ("w=100", (1600, 900), (100, 56)),

@@ -220,6 +220,48 @@ pub struct Variant {
     pub flip: Option<Flip>,
     /// Gaussian sigma in hundredths.
     pub blur: Option<u32>,
+    /// Extension `area=N`: scale so that the output's w·h is at most N pixels.
+    pub area: Option<u32>,
+    /// Extension `pctw`: scale the width alone by percent (the height by `pcth`, or kept).
+    pub pctw: Option<u32>,
+    /// Extension `pcth`: scale the height alone by percent.
+    pub pcth: Option<u32>,
+    /// `false` for extension `reduce=0`: the scale factor never goes below 1 (enlarge-only,
+    /// ImageMagick's `<`); a box that would shrink leaves the image at its size.
+    pub reduce: bool,
+    /// Extension `post_crop`: a crop applied after resizing and padding, for ordered legacy
+    /// chains (`imageMogr2/thumbnail/…/crop/…`, `x-oss-process=…/resize,…/crop,…`).
+    pub post_crop: Option<PostCrop>,
+}
+
+/// A crop after resizing: an explicit region, or a window anchored at a gravity. Either is
+/// clamped to the image it applies to, so a side of [`MAX_DIM`] means "all of it".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PostCrop {
+    Rect(Rect),
+    Anchored { gravity: Gravity, w: u32, h: u32 },
+}
+
+impl PostCrop {
+    pub fn parse(s: &str) -> Option<PostCrop> {
+        if let Some((g, size)) = s.rsplit_once(':') {
+            let gravity = Gravity::parse(g)?;
+            let (w, h) = size.split_once('x')?;
+            let (w, h) = (parse_uint(w)?, parse_uint(h)?);
+            if w == 0 || h == 0 || w > MAX_DIM || h > MAX_DIM {
+                return None;
+            }
+            return Some(PostCrop::Anchored { gravity, w, h });
+        }
+        Rect::parse(s).map(PostCrop::Rect)
+    }
+
+    pub fn to_param(self) -> String {
+        match self {
+            PostCrop::Rect(r) => r.to_param(),
+            PostCrop::Anchored { gravity, w, h } => format!("{}:{w}x{h}", gravity.to_param()),
+        }
+    }
 }
 
 impl Default for Variant {
@@ -243,15 +285,44 @@ impl Default for Variant {
             rot: 0,
             flip: None,
             blur: None,
+            area: None,
+            pctw: None,
+            pcth: None,
+            reduce: true,
+            post_crop: None,
         }
     }
 }
 
 /// Names of the canonical parameters, sorted (the order of the canonical query).
 pub const CANONICAL_NAMES: &[&str] = &[
-    "bg", "blur", "crop", "dpr", "enlarge", "fit", "flip", "fmt", "gravity", "h", "l", "lim", "pct", "prog", "q",
-    "rot", "s", "w",
+    "area",
+    "bg",
+    "blur",
+    "crop",
+    "dpr",
+    "enlarge",
+    "fit",
+    "flip",
+    "fmt",
+    "gravity",
+    "h",
+    "l",
+    "lim",
+    "pct",
+    "pcth",
+    "pctw",
+    "post_crop",
+    "prog",
+    "q",
+    "reduce",
+    "rot",
+    "s",
+    "w",
 ];
+
+/// Largest `area`: a full `MAX_DIM` square.
+pub const MAX_AREA: u32 = 67_108_864;
 
 impl Variant {
     /// Sets one canonical parameter from its textual value. `Ok(false)` when `name` is not
@@ -263,13 +334,18 @@ impl Variant {
             "h" => self.h = Some(parse_dim(name, value)?),
             "l" => self.l = Some(parse_dim(name, value)?),
             "s" => self.s = Some(parse_dim(name, value)?),
-            "pct" => {
+            "pct" => self.pct = Some(parse_percent(value).ok_or_else(bad)?),
+            "pctw" => self.pctw = Some(parse_percent(value).ok_or_else(bad)?),
+            "pcth" => self.pcth = Some(parse_percent(value).ok_or_else(bad)?),
+            "area" => {
                 let v = parse_uint(value).ok_or_else(bad)?;
-                if !(1..=1000).contains(&v) {
+                if !(1..=MAX_AREA).contains(&v) {
                     return Err(bad());
                 }
-                self.pct = Some(v);
+                self.area = Some(v);
             }
+            "reduce" => self.reduce = parse_bool01(value).ok_or_else(bad)?,
+            "post_crop" => self.post_crop = Some(PostCrop::parse(value).ok_or_else(bad)?),
             "dpr" => self.dpr = parse_dpr(value, warnings).ok_or_else(bad)?,
             "fit" => self.fit = Fit::parse(value).ok_or_else(bad)?,
             "enlarge" => self.enlarge = parse_bool01(value).ok_or_else(bad)?,
@@ -325,6 +401,14 @@ impl Variant {
         if self.pct.is_some() && (has_wh || has_ls) {
             return Err(PolicyError::new(ErrorCode::BadParam, "`pct` cannot be combined with a box"));
         }
+        let has_pct_axis = self.pctw.is_some() || self.pcth.is_some();
+        let sizing_ops = [has_wh || has_ls, self.pct.is_some(), has_pct_axis, self.area.is_some()];
+        if sizing_ops.iter().filter(|&&b| b).count() > 1 {
+            return Err(PolicyError::new(
+                ErrorCode::BadParam,
+                "`area`, `pctw`/`pcth`, `pct` and a box are mutually exclusive",
+            ));
+        }
         for (name, side) in [("w", self.w), ("h", self.h), ("l", self.l), ("s", self.s)] {
             if let Some(v) = side {
                 if u64::from(v) * u64::from(self.dpr) > u64::from(MAX_DIM) * 100 {
@@ -342,8 +426,18 @@ impl Variant {
         if matches!(self.fit, Fit::Inside | Fit::Outside | Fit::Fill) {
             self.gravity = Gravity::Center;
         }
-        if self.lim_orig && !has_wh && !has_ls && self.pct.is_none_or(|p| p <= 100) {
+        // Nothing can enlarge without a box, an area, or a percentage above 100.
+        let can_enlarge = has_wh
+            || has_ls
+            || self.area.is_some()
+            || [self.pct, self.pctw, self.pcth].iter().any(|p| p.is_some_and(|p| p > 100));
+        if !can_enlarge {
             self.lim_orig = false;
+            self.enlarge = false;
+        }
+        // `reduce=0` only acts where something scales.
+        if !(has_wh || has_ls || self.area.is_some() || self.pct.is_some() || has_pct_axis) {
+            self.reduce = true;
         }
         Ok(())
     }
@@ -351,6 +445,9 @@ impl Variant {
     /// Canonical parameters, sorted by name, defaults left out.
     pub fn params(&self) -> Vec<(&'static str, String)> {
         let mut out: Vec<(&'static str, String)> = Vec::with_capacity(8);
+        if let Some(a) = self.area {
+            out.push(("area", a.to_string()));
+        }
         if let Some(bg) = self.bg {
             out.push(("bg", format_color(bg)));
         }
@@ -390,11 +487,23 @@ impl Variant {
         if let Some(p) = self.pct {
             out.push(("pct", p.to_string()));
         }
+        if let Some(p) = self.pcth {
+            out.push(("pcth", p.to_string()));
+        }
+        if let Some(p) = self.pctw {
+            out.push(("pctw", p.to_string()));
+        }
+        if let Some(c) = self.post_crop {
+            out.push(("post_crop", c.to_param()));
+        }
         if self.prog {
             out.push(("prog", "1".into()));
         }
         if let Some(q) = self.q {
             out.push(("q", q.to_string()));
+        }
+        if !self.reduce {
+            out.push(("reduce", "0".into()));
         }
         if self.rot != 0 {
             out.push(("rot", self.rot.to_string()));
@@ -446,6 +555,10 @@ pub fn parse_uint(s: &str) -> Option<u32> {
         return None;
     }
     s.parse().ok()
+}
+
+fn parse_percent(s: &str) -> Option<u32> {
+    parse_uint(s).filter(|v| (1..=1000).contains(v))
 }
 
 fn parse_dim(name: &str, value: &str) -> Result<u32, PolicyError> {

@@ -1,89 +1,263 @@
 //! The generic query dialect (DIALECTS.md §1): `?width=200&height=150&crop=1` and the
-//! canonical names themselves, so that a canonical URL is a fixed point.
+//! canonical names themselves, so that a canonical URL is a fixed point. The imgix, Fastly
+//! and ImageResizer vocabularies share this engine and differ through [`Vocab`].
 
-use super::Translated;
+use super::{css_color, gravity_word, lossy, Translated};
 use crate::error::{PolicyError, Warning, WarningCode};
 use crate::key;
 use crate::query;
-use crate::variant::{dropped, Fit, Format, Gravity, Variant};
+use crate::variant::{dropped, parse_fixed, Fit, Flip, Format, Gravity, Rect, Variant};
+
+/// Which query vocabulary a route speaks; the same word means different things in each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vocab {
+    Generic,
+    Imgix,
+    Fastly,
+    ImageResizer,
+}
 
 pub fn translate(path: &[u8], raw_query: &[u8]) -> Result<Translated, PolicyError> {
+    translate_with(Vocab::Generic, path, raw_query)
+}
+
+/// Pieces that depend on other parameters and are settled after the whole query is read
+/// (the URL's order does not matter).
+#[derive(Default)]
+struct Pending {
+    auto_compress: bool,
+    frac_w: Option<u32>,
+    frac_h: Option<u32>,
+    imgix_crop: Option<Gravity>,
+    ar: Option<(u32, u32)>,
+    fill_color: Option<[u8; 4]>,
+    imgix_fill: bool,
+}
+
+pub fn translate_with(vocab: Vocab, path: &[u8], raw_query: &[u8]) -> Result<Translated, PolicyError> {
     let key = key::parse_key(path)?;
-    let mut v = Variant::default();
-    let mut warnings = Vec::new();
+    // imgix's default fit (`clip`) enlarges.
+    let mut v = Variant { enlarge: vocab == Vocab::Imgix, ..Variant::default() };
+    let mut w = Vec::new();
+    let mut pend = Pending::default();
     let mut signature = None;
     let mut expires = None;
-    let mut auto_compress = false;
 
     for pair in query::pairs(raw_query) {
         let (name, value) = (pair.name.as_str(), pair.value.as_str());
+        let bad = || PolicyError::bad_param(name, value);
         match name {
-            "width" | "imwidth" => {
-                v.set("w", value, &mut warnings).map_err(|_| PolicyError::bad_param(name, value))?;
+            "width" | "w" | "imwidth" | "maxwidth" => {
+                if let Some(p) = fraction(vocab, value) {
+                    pend.frac_w = Some(p);
+                } else {
+                    v.set("w", value, &mut w).map_err(|e| rename(e, name, value))?;
+                }
             }
-            "height" => {
-                v.set("h", value, &mut warnings).map_err(|_| PolicyError::bad_param(name, value))?;
+            "height" | "h" | "maxheight" => {
+                if let Some(p) = fraction(vocab, value) {
+                    pend.frac_h = Some(p);
+                } else {
+                    v.set("h", value, &mut w).map_err(|e| rename(e, name, value))?;
+                }
             }
-            "quality" => {
-                v.set("q", value, &mut warnings).map_err(|_| PolicyError::bad_param(name, value))?;
+            "quality" | "q" => {
+                v.set("q", value, &mut w).map_err(|e| rename(e, name, value))?;
             }
-            "format" | "fm" | "output" | "fmt" => set_format(&mut v, name, value, &mut warnings)?,
-            "dppx" | "zoom" => {
-                v.set("dpr", value, &mut warnings).map_err(|_| PolicyError::bad_param(name, value))?;
+            "format" | "fm" | "output" | "fmt" => set_format(&mut v, name, value, &mut w)?,
+            "dpr" | "dppx" | "zoom" => {
+                v.set("dpr", value, &mut w).map_err(|e| rename(e, name, value))?;
             }
-            "g" | "anchor" | "position" => {
-                v.gravity = Gravity::parse(value).ok_or_else(|| PolicyError::bad_param(name, value))?;
+            "fit" | "f" | "mode" => set_fit(vocab, &mut v, name, value, &mut w)?,
+            "gravity" | "g" | "anchor" | "position" | "crop-gravity" => {
+                v.gravity = gravity_word(value).ok_or_else(bad)?;
             }
-            "bgcolor" | "background" => {
-                v.set("bg", value, &mut warnings).map_err(|_| PolicyError::bad_param(name, value))?;
+            "bg" | "bgcolor" | "background" | "fill-color" => {
+                let c = if vocab == Vocab::Imgix { imgix_color(value) } else { css_color(value) }.ok_or_else(bad)?;
+                if name == "fill-color" {
+                    pend.fill_color = Some(c);
+                } else {
+                    v.bg = Some(c);
+                }
             }
+            "fill" if vocab == Vocab::Imgix => match value {
+                "solid" => pend.imgix_fill = true,
+                "blur" | "gen" => lossy(&mut w, format!("imgix `fill={value}` padded with a colour")),
+                _ => return Err(bad()),
+            },
             "rect" => {
-                v.set("crop", value, &mut warnings).map_err(|_| PolicyError::bad_param(name, value))?;
+                v.set("crop", value, &mut w).map_err(|e| rename(e, name, value))?;
             }
-            "crop" => set_crop(&mut v, value, &mut warnings)?,
-            "auto" => match value {
-                "format" => {
-                    if v.fmt.is_none() {
-                        v.fmt = Some(Format::Auto);
+            "crop" => set_crop(vocab, &mut v, &mut pend, value, &mut w)?,
+            "ar" => {
+                let (a, b) = value.split_once(':').ok_or_else(bad)?;
+                let (a, b) = (parse_fixed(a, 2).ok_or_else(bad)?, parse_fixed(b, 2).ok_or_else(bad)?);
+                if a == 0 || b == 0 {
+                    return Err(bad());
+                }
+                pend.ar = Some((a, b));
+            }
+            "auto" => {
+                for item in value.split(',') {
+                    match item.trim() {
+                        "format" | "webp" | "avif" => {
+                            if v.fmt.is_none() {
+                                v.fmt = Some(Format::Auto);
+                            }
+                        }
+                        "compress" => pend.auto_compress = true,
+                        "" => {}
+                        other => lossy(&mut w, format!("`auto={}` ignored", crate::error::truncate(other, 32))),
                     }
                 }
-                "compress" => auto_compress = true,
-                _ => warnings.push(Warning::new(WarningCode::Lossy, "`auto` value ignored")),
+            }
+            "enable" | "disable" if value == "upscale" => v.enlarge = name == "enable",
+            "we" => v.enlarge = false,
+            "scale" => match value {
+                "down" | "downscaleonly" => v.enlarge = false,
+                "both" => v.enlarge = true,
+                "up" | "upscaleonly" => {
+                    v.enlarge = true;
+                    v.reduce = false;
+                }
+                "canvas" | "upscalecanvas" => {
+                    v.enlarge = false;
+                    if v.fit == Fit::Inside {
+                        v.fit = Fit::Contain;
+                    }
+                    lossy(&mut w, "`scale=canvas` approximated by padding");
+                }
+                _ => return Err(bad()),
             },
-            "enable" if value == "upscale" => v.enlarge = true,
-            "disable" if value == "upscale" => v.enlarge = false,
+            "rot" | "rotate" | "srotate" => match value {
+                "0" | "90" | "180" | "270" | "360" => {
+                    v.rot = parse_fixed(value, 0).map_or(0, |d| d % 360) as u16;
+                }
+                _ if parse_fixed(value, 2).is_some() => lossy(&mut w, "rotation by other than a right angle dropped"),
+                _ => return Err(bad()),
+            },
+            "flip" | "sflip" => {
+                v.flip = match value {
+                    "h" | "x" => Some(Flip::H),
+                    "v" | "y" => Some(Flip::V),
+                    "hv" | "vh" | "both" | "xy" => Some(Flip::Hv),
+                    "none" => None,
+                    _ => return Err(bad()),
+                }
+            }
             "sig" | "signature" | "sign" => signature = Some(pair.value.clone()),
+            // `s` is the canonical short edge; a non-number is imgix's signature.
             "s" if !is_number(value) => signature = Some(pair.value.clone()),
             "exp" | "expires" => {
-                expires = Some(value.parse::<u64>().map_err(|_| PolicyError::bad_param(name, value))?);
+                expires = Some(value.parse::<u64>().map_err(|_| bad())?);
             }
-            "ixlib" => {}
+            "ixlib" | "strip" | "metadata" | "cs" => {}
+            "sharp" | "sharpen" | "usm" | "anim" | "frame" | "facepad" | "faceindex" => {
+                lossy(&mut w, format!("`{name}` is not implemented"));
+            }
             _ => {
-                if !v.set(name, value, &mut warnings)? {
-                    warnings.push(dropped(name));
+                if !v.set(name, value, &mut w)? {
+                    w.push(dropped(name));
                 }
             }
         }
     }
-    if auto_compress && v.q.is_none() {
+    finish(vocab, &mut v, pend, &mut w)?;
+    v.normalize()?;
+    let mut t = Translated::new(key, v, w);
+    t.signature = signature;
+    t.expires = expires;
+    Ok(t)
+}
+
+fn finish(vocab: Vocab, v: &mut Variant, pend: Pending, w: &mut Vec<Warning>) -> Result<(), PolicyError> {
+    if pend.auto_compress && v.q.is_none() {
         v.q = Some(45);
     }
-    v.normalize()?;
-    Ok(Translated { key, variant: v, warnings, signature, expires })
+    match (pend.frac_w, pend.frac_h) {
+        (Some(p), None) if v.h.is_none() => v.pct = Some(p),
+        (None, Some(p)) if v.w.is_none() => v.pct = Some(p),
+        (None, None) => {}
+        _ => lossy(w, "fractional width/height with another box dropped"),
+    }
+    if v.fit == Fit::Cover {
+        if let Some(g) = pend.imgix_crop {
+            v.gravity = g;
+        }
+        if let Some((a, b)) = pend.ar {
+            match (v.w, v.h) {
+                (Some(x), None) => v.h = Some(scale(x, b, a)),
+                (None, Some(y)) => v.w = Some(scale(y, a, b)),
+                _ => {}
+            }
+        }
+    }
+    if vocab == Vocab::Imgix && v.fit == Fit::Contain {
+        if let Some(c) = pend.fill_color {
+            v.bg = Some(c);
+        }
+    }
+    let _ = pend.imgix_fill;
+    Ok(())
+}
+
+fn scale(x: u32, num: u32, den: u32) -> u32 {
+    let v = (2 * u64::from(x) * u64::from(num) + u64::from(den)) / (2 * u64::from(den.max(1)));
+    u32::try_from(v).unwrap_or(u32::MAX).max(1)
+}
+
+/// Error messages name the parameter as the client wrote it.
+fn rename(e: PolicyError, name: &str, value: &str) -> PolicyError {
+    if e.code == crate::error::ErrorCode::BadParam {
+        PolicyError::bad_param(name, value)
+    } else {
+        e
+    }
+}
+
+/// imgix sizes in (0, 1) are a fraction of the source: a percent.
+fn fraction(vocab: Vocab, value: &str) -> Option<u32> {
+    if vocab != Vocab::Imgix || !value.contains('.') {
+        return None;
+    }
+    let f = parse_fixed(value, 4)?;
+    if f == 0 || f >= 10_000 {
+        return None;
+    }
+    Some(((f + 50) / 100).max(1))
+}
+
+/// imgix writes 4- and 8-digit colours alpha first (`ARGB`, `AARRGGBB`).
+fn imgix_color(s: &str) -> Option<[u8; 4]> {
+    let h = s.strip_prefix('#').unwrap_or(s);
+    match h.len() {
+        4 | 8 if h.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            let n = h.len() / 4;
+            let reordered = format!("{}{}", &h[n..], &h[..n]);
+            css_color(&reordered)
+        }
+        _ => css_color(h),
+    }
 }
 
 fn is_number(s: &str) -> bool {
     !s.is_empty() && s.len() <= 6 && s.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn set_format(v: &mut Variant, name: &str, value: &str, warnings: &mut Vec<Warning>) -> Result<(), PolicyError> {
+pub(crate) fn set_format(
+    v: &mut Variant,
+    name: &str,
+    value: &str,
+    warnings: &mut Vec<Warning>,
+) -> Result<(), PolicyError> {
     match value.to_ascii_lowercase().as_str() {
-        "pjpg" => {
+        "pjpg" | "pjpeg" | "progressive-jpeg" => {
             v.fmt = Some(Format::Jpeg);
             v.prog = true;
         }
-        "png8" => v.fmt = Some(Format::Png),
-        "jxl" => {
+        "png8" | "png32" => v.fmt = Some(Format::Png),
+        "baseline-jpeg" | "jpegbaseline" => v.fmt = Some(Format::Jpeg),
+        "jxl" | "jpegxl" => {
             v.fmt = Some(Format::Auto);
             warnings.push(Warning::new(WarningCode::Lossy, "`jxl` has no encoder; negotiated instead"));
         }
@@ -92,25 +266,145 @@ fn set_format(v: &mut Variant, name: &str, value: &str, warnings: &mut Vec<Warni
     Ok(())
 }
 
-/// `crop` is a boolean, a Shopify-style anchor, or a canonical region.
-fn set_crop(v: &mut Variant, value: &str, warnings: &mut Vec<Warning>) -> Result<(), PolicyError> {
-    let anchor = match value {
-        "1" | "true" | "yes" => Some(Gravity::Center),
-        "0" | "false" | "no" => return Ok(()),
-        "center" => Some(Gravity::Center),
-        "top" => Some(Gravity::North),
-        "bottom" => Some(Gravity::South),
-        "left" => Some(Gravity::West),
-        "right" => Some(Gravity::East),
-        _ => None,
+fn set_fit(vocab: Vocab, v: &mut Variant, name: &str, value: &str, w: &mut Vec<Warning>) -> Result<(), PolicyError> {
+    let value = value.to_ascii_lowercase();
+    let (fit, enlarge) = match (vocab, value.as_str()) {
+        (Vocab::Fastly, "bounds") => (Fit::Inside, None),
+        (Vocab::Fastly, "cover") => (Fit::Outside, None),
+        (Vocab::Fastly, "crop") => (Fit::Cover, None),
+        (Vocab::ImageResizer, "max") => (Fit::Inside, None),
+        (Vocab::ImageResizer, "pad") => (Fit::Contain, None),
+        (Vocab::ImageResizer, "crop") => (Fit::Cover, None),
+        (Vocab::ImageResizer, "stretch") => (Fit::Fill, None),
+        (Vocab::ImageResizer, "carve") => {
+            lossy(w, "`mode=carve` approximated by `fill`");
+            (Fit::Fill, None)
+        }
+        // imgix's table, also read by the generic vocabulary for its unambiguous words.
+        (_, "clip") => (Fit::Inside, Some(true)),
+        (Vocab::Imgix | Vocab::Generic, "max") => (Fit::Inside, Some(false)),
+        (Vocab::Imgix, "crop") => (Fit::Cover, Some(true)),
+        (Vocab::Imgix | Vocab::Generic, "min") => (Fit::Cover, Some(false)),
+        (Vocab::Imgix | Vocab::Generic, "scale") => (Fit::Fill, Some(true)),
+        (Vocab::Imgix, "fill") => (Fit::Contain, Some(true)),
+        (_, "fillmax") => (Fit::Contain, Some(false)),
+        (_, "facearea") => {
+            lossy(w, "`fit=facearea` approximated by a face-centred cover");
+            v.gravity = Gravity::Face;
+            (Fit::Cover, Some(true))
+        }
+        (Vocab::Imgix | Vocab::Generic, "clamp") => {
+            lossy(w, "`fit=clamp` edge extension approximated by padding");
+            (Fit::Contain, Some(true))
+        }
+        // Cloudflare's names, unambiguous in a generic query.
+        (Vocab::Generic, "scale-down") => (Fit::Inside, Some(false)),
+        (Vocab::Generic, "pad") => (Fit::Contain, Some(true)),
+        (Vocab::Generic, "squeeze" | "stretch") => (Fit::Fill, None),
+        (Vocab::Generic, "aspect-crop") => (Fit::Cover, Some(false)),
+        (Vocab::Generic, "crop") => (Fit::Cover, None),
+        (_, other) => (Fit::parse(other).ok_or_else(|| PolicyError::bad_param(name, other))?, None),
     };
-    match anchor {
-        Some(g) => {
+    v.fit = fit;
+    if let Some(e) = enlarge {
+        v.enlarge = e;
+    }
+    Ok(())
+}
+
+/// `crop` is a boolean, a Shopify anchor, an imgix gravity list, a canonical region,
+/// ImageResizer's `x1,y1,x2,y2` or Fastly's `W,H,xX,yY`.
+fn set_crop(
+    vocab: Vocab,
+    v: &mut Variant,
+    pend: &mut Pending,
+    value: &str,
+    w: &mut Vec<Warning>,
+) -> Result<(), PolicyError> {
+    let bad = || PolicyError::bad_param("crop", value);
+    match value {
+        "1" | "true" | "yes" if vocab != Vocab::Fastly => {
+            v.fit = Fit::Cover;
+            return Ok(());
+        }
+        "0" | "false" | "no" => return Ok(()),
+        _ => {}
+    }
+    let items: Vec<&str> = value.split(',').map(str::trim).collect();
+    if items.iter().all(|i| i.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-' || b == b'_')) {
+        // A gravity list: the first recognised word wins, two compass words combine.
+        let mut g = None;
+        let mut words = Vec::new();
+        for i in &items {
+            match *i {
+                "top" | "bottom" | "left" | "right" => words.push(*i),
+                "focalpoint" => lossy(w, "`crop=focalpoint` needs fp-x/fp-y; centred"),
+                other => {
+                    if g.is_none() {
+                        g = gravity_word(other);
+                    }
+                }
+            }
+        }
+        let compass = match words.len() {
+            0 => None,
+            1 => gravity_word(words[0]),
+            _ => gravity_word(&format!("{}{}", words[0], words[1])),
+        };
+        let g = g.or(compass).ok_or_else(bad)?;
+        if vocab == Vocab::Imgix {
+            pend.imgix_crop = Some(g);
+        } else {
             v.fit = Fit::Cover;
             v.gravity = g;
+        }
+        return Ok(());
+    }
+    match vocab {
+        Vocab::ImageResizer => {
+            let n: Vec<i64> = items
+                .iter()
+                .map(|i| i.parse::<f64>().ok().map(|f| f.round() as i64))
+                .collect::<Option<_>>()
+                .ok_or_else(bad)?;
+            if n.len() != 4 {
+                return Err(bad());
+            }
+            if n.iter().any(|&x| x < 0) || n[2] == 0 || n[3] == 0 {
+                lossy(w, "crop edges counted from the far side need the source size; dropped");
+                return Ok(());
+            }
+            if n[2] <= n[0] || n[3] <= n[1] {
+                return Err(bad());
+            }
+            let c = |x: i64| u32::try_from(x).map_err(|_| bad());
+            v.crop = Some(Rect { x: c(n[0])?, y: c(n[1])?, w: c(n[2] - n[0])?, h: c(n[3] - n[1])? });
             Ok(())
         }
-        None => v.set("crop", value, warnings).map(|_| ()),
+        Vocab::Fastly => {
+            // `W,H,xX,yY` is a region; sizes alone, percentages and aspect crops need
+            // the source size.
+            let px = |s: &str| crate::variant::parse_uint(s);
+            if items.len() == 4 {
+                if let (Some(cw), Some(ch), Some(x), Some(y)) = (
+                    px(items[0]),
+                    px(items[1]),
+                    items[2].strip_prefix('x').and_then(px),
+                    items[3].strip_prefix('y').and_then(px),
+                ) {
+                    if cw > 0 && ch > 0 {
+                        v.crop = Some(Rect { x, y, w: cw, h: ch });
+                        return Ok(());
+                    }
+                }
+            }
+            if value.contains(':') || items.len() >= 2 {
+                lossy(w, "Fastly crop relative to the source size dropped");
+                return Ok(());
+            }
+            Err(bad())
+        }
+        _ => v.set("crop", value, w).map(|_| ()),
     }
 }
 
@@ -132,11 +426,21 @@ mod tests {
             ("fm=pjpg", "fmt=jpeg&prog=1"),
             ("auto=format", "fmt=auto"),
             ("auto=compress&auto=format", "fmt=auto&q=45"),
+            ("auto=format,compress", "fmt=auto&q=45"),
             ("width=100&height=100&crop=top", "fit=cover&gravity=north&h=100&w=100"),
             ("crop=10,20,30,40", "crop=10,20,30,40"),
             ("width=10&utm_source=x&cachebust=123", "w=10"),
             ("width=10&sig=abc&expires=99", "w=10"),
             ("bgcolor=%23ff0000&w=1", "bg=ff0000&w=1"),
+            ("bg=fff&w=1", "bg=ffffff&w=1"),
+            ("w=10&h=10&fit=scale-down", "h=10&w=10"),
+            ("w=10&h=10&fit=pad", "enlarge=1&fit=contain&h=10&w=10"),
+            ("w=10&enable=upscale", "enlarge=1&w=10"),
+            ("w=10&rotate=90&flip=v", "flip=v&rot=90&w=10"),
+            ("area=100&reduce=0", "area=100&reduce=0"),
+            ("pctw=50", "pctw=50"),
+            ("w=10&post_crop=north:5x5", "post_crop=north:5x5&w=10"),
+            ("post_crop=1,2,3,4", "post_crop=1,2,3,4"),
         ];
         for (q, want) in cases {
             assert_eq!(canon(q), want, "{q}");
@@ -150,8 +454,10 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_legacy_parameter() {
-        let e = translate(b"a.jpg", b"width=-5").unwrap_err();
-        assert!(e.message.contains("`width`"), "{}", e.message);
+        for (q, name) in [("width=-5", "width"), ("quality=abc", "quality"), ("fit=squash", "fit")] {
+            let e = translate(b"a.jpg", q.as_bytes()).unwrap_err();
+            assert!(e.message.contains(&format!("`{name}`")), "{}", e.message);
+        }
     }
 
     #[test]
@@ -159,5 +465,13 @@ mod tests {
         let t = translate(b"a.jpg", b"w=1&foo=bar").unwrap();
         assert_eq!(t.warnings.len(), 1);
         assert_eq!(t.warnings[0].code, WarningCode::DroppedParam);
+    }
+
+    #[test]
+    fn signature_params_are_captured_not_canonical() {
+        let t = translate(b"a.jpg", b"w=1&sig=abc&exp=42").unwrap();
+        assert_eq!(t.signature.as_deref(), Some("abc"));
+        assert_eq!(t.expires, Some(42));
+        assert_eq!(t.variant.to_query(), "w=1");
     }
 }

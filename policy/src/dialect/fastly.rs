@@ -1,0 +1,10 @@
+//! The fastly query vocabulary (DIALECTS.md §1), read by the shared query engine of
+//! [`super::generic`]: the same names, with fastly's meanings for `fit`, `crop` and defaults.
+
+use super::generic::{translate_with, Vocab};
+use super::Translated;
+use crate::error::PolicyError;
+
+pub fn translate(path: &[u8], query: &[u8]) -> Result<Translated, PolicyError> {
+    translate_with(Vocab::Fastly, path, query)
+}
