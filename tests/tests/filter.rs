@@ -2,10 +2,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-use common::{envoy, envoy_prometheus, get, raw_get, repo, sample, service};
+use common::{envoy, envoy_prometheus, get, raw_get, repo, sample};
 
 fn assert_vm_alive() {
     let r = get(&format!("{}/demo.jpg?width=16", envoy()), &[]);
@@ -118,43 +115,39 @@ fn envoy_yaml_embeds_the_canonical_filter_configuration() {
 
 #[test]
 fn envoy_refuses_a_misspelt_filter_configuration() {
-    let yaml = std::fs::read_to_string(repo().join("envoy/envoy.yaml")).unwrap();
-    let wasm = service("PIXGATE_E2E_WASM");
-    let work = std::path::PathBuf::from(service("PIXGATE_E2E_WORK")).join("misspelt");
-    std::fs::create_dir_all(&work).unwrap();
-    let port = |_: ()| std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let bad = yaml
-        .replace("\"debug_headers\"", "\"debug_header\"")
-        .replace("port_value: 8080", &format!("port_value: {}", port(())))
-        .replace("port_value: 9901", &format!("port_value: {}", port(())))
-        .replace("target/wasm32-wasip1/wasm-release/pixgate_filter.wasm", &wasm);
-    assert_ne!(bad, yaml);
-    let cfg = work.join("envoy.yaml");
-    std::fs::write(&cfg, bad).unwrap();
-    let log = work.join("envoy.log");
-    let mut child = Command::new(service("PIXGATE_E2E_ENVOY_BIN"))
-        .arg("-c")
-        .arg(&cfg)
-        .args(["--disable-hot-restart", "--log-level", "warn"])
-        .stdin(Stdio::null())
-        .stdout(std::fs::File::create(&log).unwrap())
-        .stderr(std::fs::File::create(work.join("envoy.err")).unwrap())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break Some(s);
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(100));
+    let result = common::OwnEnvoy::start("misspelt", |yaml| yaml.replace("\"debug_headers\"", "\"debug_header\""));
+    let log = match result {
+        Ok(_) => panic!("Envoy accepted a misspelt filter configuration"),
+        Err(log) => log,
     };
-    let output = std::fs::read_to_string(&log).unwrap_or_default()
-        + &std::fs::read_to_string(work.join("envoy.err")).unwrap_or_default();
-    let status = status.unwrap_or_else(|| panic!("Envoy accepted a misspelt configuration:\n{output}"));
-    assert!(!status.success(), "{output}");
-    assert!(output.contains("debug_header"), "the log names the offending field:\n{output}");
+    assert!(log.contains("debug_header"), "the log names the offending field:\n{log}");
+}
+
+#[test]
+fn explain_header_and_debug_headers_when_the_configuration_allows_them() {
+    let envoy = common::OwnEnvoy::start("explain", |yaml| {
+        yaml.replace("\"debug_headers\": false", "\"debug_headers\": true")
+            .replace("\"allow_explain\": false", "\"allow_explain\": true")
+    })
+    .unwrap();
+    let r = get(&format!("{}/img/demo.jpg?imageView2/1/w/200/h/200", envoy.base), &[("x-pixgate-explain", "1")]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    let v = r.json();
+    assert_eq!(v["dialect"], "qiniu");
+    assert_eq!(v["canonical"], "/img/demo.jpg?fit=cover&h=200&w=200");
+    assert_eq!(v["params"]["fit"], "cover");
+
+    let r = get(&format!("{}/demo.jpg?width=40", envoy.base), &[]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-pixgate-dialect"), Some("generic"));
+    assert_eq!(r.header("x-pixgate-canonical"), Some("/img/demo.jpg?w=40"));
+}
+
+#[test]
+fn explain_header_is_ignored_where_the_configuration_forbids_it() {
+    let r = get(&format!("{}/demo.jpg?width=40", envoy()), &[("x-pixgate-explain", "1")]);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("image/jpeg"));
+    assert!(r.header("x-pixgate-canonical").is_none());
 }

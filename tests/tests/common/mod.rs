@@ -125,3 +125,86 @@ pub fn sample(exposition: &str, series: &str) -> Option<f64> {
 pub fn repo() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// An Envoy of the test's own, started from `envoy/envoy.yaml` after `edit` (ports and
+/// the wasm path are pointed at this run first). Killed when dropped.
+pub struct OwnEnvoy {
+    pub base: String,
+    pub admin: String,
+    child: std::process::Child,
+}
+
+impl OwnEnvoy {
+    /// Starts Envoy and waits until it is ready, or returns its exit and log.
+    pub fn start(name: &str, edit: impl FnOnce(String) -> String) -> Result<OwnEnvoy, String> {
+        let yaml = std::fs::read_to_string(repo().join("envoy/envoy.yaml")).unwrap();
+        let origin_port = origin().rsplit(':').next().unwrap().to_owned();
+        let (port, admin) = (free_port(), free_port());
+        let yaml = yaml
+            .replace("port_value: 8080", &format!("port_value: {port}"))
+            .replace("port_value: 8081", &format!("port_value: {origin_port}"))
+            .replace("port_value: 9901", &format!("port_value: {admin}"))
+            .replace("target/wasm32-wasip1/wasm-release/pixgate_filter.wasm", &service("PIXGATE_E2E_WASM"));
+        let work = std::path::PathBuf::from(service("PIXGATE_E2E_WORK")).join(name);
+        std::fs::create_dir_all(&work).unwrap();
+        let cfg = work.join("envoy.yaml");
+        std::fs::write(&cfg, edit(yaml)).unwrap();
+        let log = work.join("envoy.log");
+        let mut child = std::process::Command::new(service("PIXGATE_E2E_ENVOY_BIN"))
+            .arg("-c")
+            .arg(&cfg)
+            .args(["--disable-hot-restart", "--log-level", "warn", "--concurrency", "1"])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::create(work.join("envoy.err")).unwrap())
+            .spawn()
+            .unwrap();
+        let read_log = || {
+            std::fs::read_to_string(&log).unwrap_or_default()
+                + &std::fs::read_to_string(work.join("envoy.err")).unwrap_or_default()
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Err(format!("Envoy exited ({status}):\n{}", read_log()));
+            }
+            let ready = std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && ureq::get(&format!("http://127.0.0.1:{admin}/ready")).call().is_ok();
+            if ready {
+                return Ok(OwnEnvoy {
+                    base: format!("http://127.0.0.1:{port}"),
+                    admin: format!("http://127.0.0.1:{admin}"),
+                    child,
+                });
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = child.kill();
+                return Err(format!("Envoy not ready after 60 s:\n{}", read_log()));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for OwnEnvoy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Rows of a TSV file under `../shared/corpus/`, as maps from column name to value.
+pub fn corpus_tsv(name: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let path = repo().join("../shared/corpus").join(name);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split('\t').collect();
+    lines
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| header.iter().map(|h| h.to_string()).zip(l.split('\t').map(str::to_owned)).collect())
+        .collect()
+}
