@@ -1,7 +1,9 @@
 //! `cargo xtask up | test`: the two commands that set everything up.
 
 mod bench_edge;
+mod dashboard;
 mod demo;
+mod grafana;
 mod load;
 mod proc;
 mod stack;
@@ -17,6 +19,7 @@ commands:
   up     build the filter and origin, install Envoy, start the stack on embedded defaults
          flags: --port 8080 --origin-port 8081 --admin-port 9901 --data-dir ./data
   bench  edge: Envoy with vs without the filter (writes target/bench/edge.json)
+  grafana  regenerate grafana/dashboards/pixgate.json and grafana/alerts/prometheusrule.yaml
   test   format check, clippy (native and wasm32-wasip1), wasm build, unit and integration
          tests, then end-to-end tests through a real Envoy (with Redis and an S3 server)";
 
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
         Some("up") => up::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("grafana") => grafana::write(),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return if args.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };

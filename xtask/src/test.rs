@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::proc::{self, root, Service};
 use crate::stack::{self, Ports};
-use crate::{demo, tools, Result};
+use crate::{demo, grafana, tools, Result};
 
 /// Debian packages the workspace's build needs (C toolchain helpers for -sys crates).
 const BUILD_PACKAGES: &[&str] = &["pkg-config"];
@@ -40,6 +40,7 @@ pub fn run(args: &[String]) -> Result<()> {
     ]))?;
     let wasm = stack::build_wasm()?;
     proc::run(proc::cargo().args(["test", "--workspace", "--exclude", "pixgate-e2e"]))?;
+    grafana::check()?;
 
     // End to end: real Envoy, Redis and S3 server, each on a free port.
     let envoy_bin = tools::envoy()?;
@@ -104,6 +105,8 @@ pub fn run(args: &[String]) -> Result<()> {
             .env("PIXGATE_E2E_WASM", &wasm)
             .env("PIXGATE_E2E_WORK", &work),
     );
+    // After the traffic of the tests above, every metric the dashboard reads is exported.
+    let result = result.and_then(|()| grafana::check_live(ports.origin, ports.admin));
     if result.is_err() {
         for svc in [&origin, &envoy] {
             eprintln!("--- {} log (tail) ---\n{}", svc.name, proc::tail(&svc.log, 30));
