@@ -8,6 +8,7 @@ mod stack;
 mod test;
 mod tools;
 mod up;
+mod validate;
 
 use std::process::ExitCode;
 
