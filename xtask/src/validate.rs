@@ -26,32 +26,40 @@ const RENDERINGS: &[(&str, &str)] =
 const STANDALONE: &[&str] = &["istio/argocd/application.yaml"];
 const FILTER_CONFIG: &str = "envoy/filter-config.json";
 
-/// DESIGN.md §7's metric names (histograms without `_bucket`/`_sum`/`_count`). The
-/// origin's metrics module will define them in code; this list then gives way to it.
-pub const METRICS: &[&str] = &[
-    "pixgate_http_requests_total",
-    "pixgate_http_request_duration_seconds",
-    "pixgate_http_in_flight_requests",
-    "pixgate_response_bytes",
-    "pixgate_transform_duration_seconds",
-    "pixgate_exif_parse_duration_seconds",
-    "pixgate_transform_queue_depth",
-    "pixgate_transform_queue_wait_seconds",
-    "pixgate_decoded_pixels_in_flight",
-    "pixgate_rejected_total",
-    "pixgate_load_shed_total",
-    "pixgate_cache_requests_total",
-    "pixgate_cache_bytes",
-    "pixgate_cache_evictions_total",
-    "pixgate_coalesced_requests_total",
-    "pixgate_store_request_duration_seconds",
-    "pixgate_store_errors_total",
-    "pixgate_bytes_saved_total",
-    "pixgate_edge_requests_total",
-    "pixgate_edge_format_total",
-    "pixgate_edge_rejected_total",
-    "pixgate_edge_dropped_params_total",
-    "pixgate_edge_lossy_total",
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Metric {
+    Counter,
+    Gauge,
+    /// Exposed as `_bucket`, `_sum` and `_count` series.
+    Histogram,
+}
+
+/// DESIGN.md §7's metric names and types. The origin's metrics module will define them
+/// in code; this list then gives way to it.
+pub const METRICS: &[(&str, Metric)] = &[
+    ("pixgate_http_requests_total", Metric::Counter),
+    ("pixgate_http_request_duration_seconds", Metric::Histogram),
+    ("pixgate_http_in_flight_requests", Metric::Gauge),
+    ("pixgate_response_bytes", Metric::Histogram),
+    ("pixgate_transform_duration_seconds", Metric::Histogram),
+    ("pixgate_exif_parse_duration_seconds", Metric::Histogram),
+    ("pixgate_transform_queue_depth", Metric::Gauge),
+    ("pixgate_transform_queue_wait_seconds", Metric::Histogram),
+    ("pixgate_decoded_pixels_in_flight", Metric::Gauge),
+    ("pixgate_rejected_total", Metric::Counter),
+    ("pixgate_load_shed_total", Metric::Counter),
+    ("pixgate_cache_requests_total", Metric::Counter),
+    ("pixgate_cache_bytes", Metric::Gauge),
+    ("pixgate_cache_evictions_total", Metric::Counter),
+    ("pixgate_coalesced_requests_total", Metric::Counter),
+    ("pixgate_store_request_duration_seconds", Metric::Histogram),
+    ("pixgate_store_errors_total", Metric::Counter),
+    ("pixgate_bytes_saved_total", Metric::Counter),
+    ("pixgate_edge_requests_total", Metric::Counter),
+    ("pixgate_edge_format_total", Metric::Counter),
+    ("pixgate_edge_rejected_total", Metric::Counter),
+    ("pixgate_edge_dropped_params_total", Metric::Counter),
+    ("pixgate_edge_lossy_total", Metric::Counter),
 ];
 
 /// Splits a YAML stream into one JSON file per document (check-jsonschema reads one
@@ -289,8 +297,11 @@ fn metric_names(query: &str) -> Vec<&str> {
 
 /// Whether Pixgate exports `name`: a listed metric, or a histogram's series of one.
 fn is_known_metric(name: &str) -> bool {
-    METRICS.contains(&name)
-        || ["_bucket", "_sum", "_count"].iter().any(|s| name.strip_suffix(s).is_some_and(|b| METRICS.contains(&b)))
+    METRICS.iter().any(|&(m, kind)| {
+        m == name
+            || kind == Metric::Histogram
+                && ["_bucket", "_sum", "_count"].iter().any(|s| name.strip_suffix(s) == Some(m))
+    })
 }
 
 fn check_analysis_metrics(docs: &[Doc]) -> Result<()> {
