@@ -89,10 +89,15 @@ fn start_stack() -> Stack {
     let mut ports = BTreeMap::new();
     for version in STABLE.into_iter().chain([CANARY]) {
         let port = free_port();
+        let mut cmd = Command::new(&origin_bin);
+        // The origin reads every PIXGATE_* variable as a setting: not this run's
+        // PIXGATE_E2E_* addresses.
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("PIXGATE_")) {
+            cmd.env_remove(k);
+        }
         let mut p = Proc::spawn(
             version,
-            Command::new(&origin_bin)
-                .env("PIXGATE_LISTEN", format!("127.0.0.1:{port}"))
+            cmd.env("PIXGATE_LISTEN", format!("127.0.0.1:{port}"))
                 .env("PIXGATE_STORE__ROOT", &data)
                 .env("PIXGATE_VERSION", version),
             &work,

@@ -95,6 +95,7 @@ impl Doc {
 pub fn run() -> Result<()> {
     let venv = tools::py_venv()?;
     let schemas = root().join(SCHEMAS);
+    let schemas = std::fs::canonicalize(&schemas).unwrap_or(schemas);
     if !schemas.join("jsonschema-strict").is_dir() {
         return Err(format!("{} not found: the shared CRD schemas must sit beside the repository", schemas.display()));
     }
