@@ -180,6 +180,7 @@ fn canary_takes_its_weight_of_a_thousand_distinct_variants(stack: &Stack) {
     let versions = versions_of(stack, &distinct_variants(1000, "share"), &[]);
     let canary = versions.iter().filter(|v| *v == CANARY).count();
     let share = canary as f64 / versions.len() as f64 * 100.0;
+    eprintln!("canary share of {} distinct variants: {share:.1} % (weight {CANARY_WEIGHT})", versions.len());
     assert!((share - CANARY_WEIGHT).abs() <= 5.0, "canary share {share:.1} % is not {CANARY_WEIGHT} ± 5");
     let stable: Vec<&String> = versions.iter().filter(|v| *v != CANARY).collect();
     for name in STABLE {
@@ -195,17 +196,18 @@ fn the_canary_header_pins_every_request_to_the_canary(stack: &Stack) {
 }
 
 fn repeated_requests_for_one_variant_reach_one_stable_origin(stack: &Stack) {
-    // Each variant is asked for 30 times; whenever the weights send it to `stable`, the
-    // ring hash must pick the same origin process.
+    // Each variant is asked for 20 times; whenever the weights send it to `stable`, the
+    // ring hash must pick the same origin process. With 20 variants, both origins are
+    // picked for some (all on one would happen by chance once in 500,000 runs).
     let mut seen_stable = BTreeSet::new();
-    for i in 0..10 {
-        let paths = vec![format!("/img/rehearsal/sticky-{i}.jpg?w=64"); 30];
+    for i in 0..20 {
+        let paths = vec![format!("/img/rehearsal/sticky-{i}.jpg?w=64"); 20];
         let versions = versions_of(stack, &paths, &[]);
         let stable: BTreeSet<&String> = versions.iter().filter(|v| *v != CANARY).collect();
         assert_eq!(stable.len(), 1, "variant {i} was served by {stable:?}");
         seen_stable.extend(stable.into_iter().cloned());
     }
-    assert_eq!(seen_stable.len(), 2, "ten variants all hashed to {seen_stable:?}");
+    assert_eq!(seen_stable.len(), 2, "twenty variants all hashed to {seen_stable:?}");
 }
 
 fn a_legacy_url_is_rewritten_and_served_by_the_pinned_canary(stack: &Stack) {
@@ -215,11 +217,14 @@ fn a_legacy_url_is_rewritten_and_served_by_the_pinned_canary(stack: &Stack) {
     assert_eq!(r.image_size(), (32, 18));
 }
 
+/// The filter reads these paths as image keys (`/img/healthz`, a JSON 404 from the
+/// origin); with the filter bypassed the gateway's own 404 routes catch them.
 fn origin_endpoints_are_not_exposed_through_the_gateway(stack: &Stack) {
     for path in ["/healthz", "/readyz", "/metrics"] {
         let r = get(&format!("{}{path}", stack.envoy_url), &[]);
-        assert_eq!(r.status, 404, "{path}");
-        assert_eq!(r.header("x-pixgate-version"), None, "{path} reached an origin");
+        assert_eq!(r.status, 404, "{path}: {}", r.text());
+        let body = r.text();
+        assert!(!matches!(body.as_str(), "ok" | "ready") && !body.contains("# TYPE"), "{path} answered {body:?}");
     }
 }
 

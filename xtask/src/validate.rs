@@ -397,6 +397,11 @@ fn check_origin_accepts_config(docs: &[Doc], out: &Path) -> Result<()> {
         // The cluster's listen address and store path do not exist here; everything
         // else is read from the file.
         let mut cmd = Command::new(&bin);
+        // Only the file and the two overrides below: any PIXGATE_* variable here would
+        // be read as a setting too.
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("PIXGATE_")) {
+            cmd.env_remove(k);
+        }
         cmd.arg("--config")
             .arg(&file)
             .env("PIXGATE_LISTEN", format!("127.0.0.1:{port}"))
