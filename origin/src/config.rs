@@ -26,6 +26,10 @@ pub struct Config {
     pub http: HttpConfig,
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Sent as `X-Pixgate-Version` on every response, so canary and stable replicas can
+    /// be told apart from outside (canary rehearsals, smoke tests).
+    #[serde(default = "default_version")]
+    pub version: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -59,6 +63,9 @@ pub struct LimitsConfig {
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8081))
+}
+fn default_version() -> String {
+    env!("CARGO_PKG_VERSION").into()
 }
 fn default_backend() -> String {
     "local".into()
@@ -135,6 +142,11 @@ impl Config {
         if self.store.backend != "local" {
             return Err(ConfigError::Invalid(format!("store.backend: unknown backend `{}`", self.store.backend)));
         }
+        if self.version.is_empty() || !self.version.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(ConfigError::Invalid(
+                "version: must be non-empty visible ASCII (it is sent as a header)".into(),
+            ));
+        }
         if self.limits.max_source_pixels == 0 || self.limits.max_source_bytes == 0 || self.limits.max_source_side == 0 {
             return Err(ConfigError::Invalid("limits: every limit must be positive".into()));
         }
@@ -199,6 +211,15 @@ mod tests {
         assert_eq!(c.listen.port(), 9);
         assert_eq!(c.store.root, PathBuf::from("/b"));
         assert_eq!(c.limits.max_source_side, 100);
+    }
+
+    #[test]
+    fn version_defaults_to_the_crate_version_and_comes_from_the_environment() {
+        let c = Config::from_sources("", env(&[])).unwrap();
+        assert_eq!(c.version, env!("CARGO_PKG_VERSION"));
+        let c = Config::from_sources("", env(&[("PIXGATE_VERSION", "canary-7")])).unwrap();
+        assert_eq!(c.version, "canary-7");
+        assert!(Config::from_sources("version = \"a b\"", env(&[])).is_err());
     }
 
     #[test]

@@ -24,6 +24,7 @@ type Reply = Response<BodyBytes>;
 pub fn routes(state: Arc<State>) -> impl Filter<Extract = (Reply,), Error = std::convert::Infallible> + Clone {
     let healthz = warp::path!("healthz").and(warp::get()).map(|| text(200, "ok"));
     let readyz = warp::path!("readyz").and(warp::get()).map(|| text(200, "ready"));
+    let state_version = state.config.version.clone();
     let with_state = warp::any().map(move || state.clone());
     let raw_query = warp::query::raw().or(warp::any().map(String::new)).unify();
     let images = warp::method()
@@ -33,7 +34,13 @@ pub fn routes(state: Arc<State>) -> impl Filter<Extract = (Reply,), Error = std:
         .and(with_state)
         .then(image);
     // `images` takes every other method and path, so nothing is left to reject.
-    healthz.or(readyz).unify().or(images).unify()
+    let version = warp::http::HeaderValue::from_str(&state_version).ok();
+    healthz.or(readyz).unify().or(images).unify().map(move |mut r: Reply| {
+        if let Some(v) = &version {
+            r.headers_mut().insert("x-pixgate-version", v.clone());
+        }
+        r
+    })
 }
 
 fn text(status: u16, body: &'static str) -> Reply {

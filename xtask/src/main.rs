@@ -10,6 +10,7 @@ mod stack;
 mod test;
 mod tools;
 mod up;
+mod validate;
 
 use std::process::ExitCode;
 

@@ -39,6 +39,7 @@ pub fn run(args: &[String]) -> Result<()> {
         "warnings",
     ]))?;
     let wasm = stack::build_wasm()?;
+    crate::validate::run()?;
     proc::run(proc::cargo().args(["test", "--workspace", "--exclude", "pixgate-e2e"]))?;
     grafana::check()?;
 

