@@ -20,6 +20,16 @@ const REJECT_MEMORY_BUDGET_MB: u64 = 64;
 /// twin, both reduced to 32×32: the recurser twins are separate JPEG encodes.
 const TWIN_TOLERANCE: f64 = 6.0;
 
+/// `decode_ok` files the pipeline's decoders cannot read yet. They must still fail cleanly
+/// (a typed 415/422, never a panic); each is listed with the reason, and the test fails
+/// if one starts decoding so that this list only ever shrinks.
+const KNOWN_GAPS: &[(&str, &str)] = &[
+    ("tiff/pillow--tiff_strip_ycbcr_jpeg_2x2_sampling.tif", "tiff crate: YCbCr photometric"),
+    ("tiff/pillow--multipage.tiff", "tiff crate: 1-bit palette"),
+    ("avif/libvips--avif-orientation-6.avif", "libavif 1.0 strict mode: no pixi"),
+    ("avif/libavif--colors-animated-8bpc-audio.avif", "libavif 1.0: sequence with an audio track"),
+];
+
 struct Row {
     file: String,
     expected: String,
@@ -123,7 +133,14 @@ fn corpus_meets_manifest_expectations() {
         };
         let k = kind(&result);
         *counts.entry((row.expected.clone(), k)).or_default() += 1;
+        let gap = KNOWN_GAPS.iter().any(|(f, _)| *f == row.file);
         let ok = match row.expected.as_str() {
+            "decode_ok" if gap => {
+                if result.is_ok() {
+                    failures.push(format!("{}: decodes now; remove it from KNOWN_GAPS", row.file));
+                }
+                matches!(result, Err(TransformError::Unsupported(_) | TransformError::Corrupt(_)))
+            }
             "decode_ok" => match (&result, row.upright) {
                 (Ok(size), Some(want)) => *size == want,
                 (Ok(_), None) => true,
@@ -169,6 +186,9 @@ fn corpus_meets_manifest_expectations() {
         eprintln!("  {expected:<20} {outcome:<12} {n}");
     }
     eprintln!("orientation twins compared: {twins}");
+    for (file, why) in KNOWN_GAPS {
+        eprintln!("known gap (decode_ok, refused cleanly): {file}: {why}");
+    }
     assert!(twins >= 20, "only {twins} orientation twins compared");
     assert!(failures.is_empty(), "{} corpus failures:\n{}", failures.len(), failures.join("\n"));
 }

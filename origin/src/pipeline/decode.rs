@@ -78,6 +78,21 @@ fn generic(bytes: &[u8], h: &Header, limits: &Limits) -> Result<Decoded, Transfo
 }
 
 fn avif(bytes: &[u8], h: &Header) -> Result<Decoded, TransformError> {
+    // libavif 1.0's strict mode refuses files that later versions (and browsers) accept,
+    // and its safe binding cannot relax it: it decodes a patched copy (see the probe).
+    let patched;
+    let bytes = if h.meta.avif_patches.is_empty() {
+        bytes
+    } else {
+        let mut copy = bytes.to_vec();
+        for (at, with) in &h.meta.avif_patches {
+            if let Some(dst) = copy.get_mut(*at..at + with.len()) {
+                dst.copy_from_slice(with);
+            }
+        }
+        patched = copy;
+        &patched[..]
+    };
     let rgb = libavif::decode_rgb(bytes).map_err(|e| TransformError::Corrupt(format!("AVIF: {e:?}")))?;
     let (w, hh) = (rgb.width(), rgb.height());
     let img = RgbaImage::from_raw(w, hh, rgb.to_vec())

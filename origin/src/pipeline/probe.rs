@@ -42,6 +42,9 @@ pub(crate) struct Meta {
     pub lossless: bool,
     /// AVIF: clean-aperture crop in stored coordinates (x, y, w, h).
     pub clap: Option<(u32, u32, u32, u32)>,
+    /// AVIF: byte patches (offset, bytes) that make the file acceptable to libavif 1.0's
+    /// strict parser without changing the primary image; see `avif_patches`.
+    pub avif_patches: Vec<(usize, Vec<u8>)>,
 }
 
 /// Reads `bytes`' header and checks it against `limits`. Allocates nothing proportional
@@ -53,7 +56,7 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Header, TransformError> {
     let format = sniff(bytes)?;
     let mut h = match format {
         Source::Jpeg => jpeg(bytes)?,
-        Source::Png => png(bytes)?,
+        Source::Png => png_ihdr(bytes)?,
         Source::Gif => gif(bytes)?,
         Source::Webp => webp(bytes)?,
         Source::Bmp => bmp(bytes)?,
@@ -62,6 +65,9 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Header, TransformError> {
     };
     if format != Source::Tiff {
         check(&h, limits)?;
+    }
+    if format == Source::Png {
+        png_chunks(bytes, &mut h)?;
     }
     // The image crate's decoders give orientation for PNG (eXIf), WebP (EXIF) and TIFF, and
     // the TIFF size; their constructors read headers only, under explicit limits.
@@ -238,25 +244,79 @@ fn jpeg(b: &[u8]) -> Result<Header, TransformError> {
     Ok(h)
 }
 
-/// PNG: IHDR, and chunks before the first IDAT for animation and transparency.
-fn png(b: &[u8]) -> Result<Header, TransformError> {
+/// PNG: IHDR.
+fn png_ihdr(b: &[u8]) -> Result<Header, TransformError> {
     if b.get(12..16) != Some(b"IHDR") {
         return Err(corrupt("PNG does not start with IHDR"));
     }
     let (w, hh) = (be32(b, 16).unwrap_or(0), be32(b, 20).unwrap_or(0));
     let mut h = blank(Source::Png, w, hh);
+    // Compression and filter methods have one defined value; interlace two.
+    if b.get(26) != Some(&0) || b.get(27) != Some(&0) || b.get(28).is_none_or(|i| *i > 1) {
+        return Err(corrupt("PNG IHDR declares an unknown compression, filter or interlace method"));
+    }
     h.has_alpha = matches!(b.get(25), Some(4 | 6));
+    Ok(h)
+}
+
+/// PNG chunks before the first IDAT: animation, transparency, and metadata that must not
+/// be a decompression bomb.
+fn png_chunks(b: &[u8], h: &mut Header) -> Result<(), TransformError> {
+    let mut text_budget = MAX_PNG_TEXT;
     let mut pos = 8;
     while let (Some(len), Some(kind)) = (be32(b, pos), b.get(pos + 4..pos + 8)) {
         match kind {
             b"IDAT" | b"IEND" => break,
             b"acTL" => h.frames = be32(b, pos + 8).unwrap_or(1).max(1),
             b"tRNS" => h.has_alpha = true,
+            b"iCCP" => {
+                let data = b.get(pos + 8..(pos + 8).saturating_add(len as usize).min(b.len())).unwrap_or_default();
+                let keyword_end = data.iter().position(|&c| c == 0).unwrap_or(data.len());
+                if data.get(keyword_end + 1).is_some_and(|m| *m != 0) {
+                    return Err(corrupt("unknown iCCP compression method"));
+                }
+            }
+            b"zTXt" | b"iTXt" => {
+                let data = b.get(pos + 8..(pos + 8).saturating_add(len as usize).min(b.len())).unwrap_or_default();
+                text_budget = inflate_text(kind, data, text_budget)?;
+            }
             _ => {}
         }
         pos = pos.saturating_add(12).saturating_add(len as usize);
     }
-    Ok(h)
+    Ok(())
+}
+
+/// Compressed PNG text may inflate to at most this much per chunk (Pillow's limit too) and
+/// in all: metadata is stripped, but a zTXt bomb is refused rather than half-read.
+const MAX_PNG_TEXT_CHUNK: usize = 1 << 20;
+const MAX_PNG_TEXT: usize = 8 << 20;
+
+/// Inflates a zTXt or compressed iTXt payload within `budget`; returns what is left.
+fn inflate_text(kind: &[u8], data: &[u8], budget: usize) -> Result<usize, TransformError> {
+    let keyword_end = data.iter().position(|&c| c == 0).unwrap_or(data.len());
+    let compressed = match kind {
+        // keyword NUL method text; deflate (0) is the only method
+        b"zTXt" if data.get(keyword_end + 1) != Some(&0) => return Err(corrupt("unknown zTXt compression method")),
+        b"zTXt" => data.get(keyword_end + 2..),
+        // keyword NUL flag method language NUL translated NUL text
+        _ if data.get(keyword_end + 1) == Some(&1) => {
+            let rest = data.get(keyword_end + 3..).unwrap_or_default();
+            let mut nuls = rest.iter().enumerate().filter(|(_, c)| **c == 0).map(|(i, _)| i);
+            let _language = nuls.next();
+            nuls.next().and_then(|t| rest.get(t + 1..))
+        }
+        _ => None,
+    };
+    let Some(compressed) = compressed else { return Ok(budget) };
+    match miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(compressed, budget.min(MAX_PNG_TEXT_CHUNK)) {
+        Ok(text) => Ok(budget - text.len()),
+        Err(e) if e.status == miniz_oxide::inflate::TINFLStatus::HasMoreOutput => Err(TransformError::TooLarge(
+            "PNG text metadata inflates beyond its limit (decompression bomb)".into(),
+        )),
+        // Damaged metadata is the decoder's call; it is dropped anyway.
+        Err(_) => Ok(budget),
+    }
 }
 
 /// GIF: logical screen size; frames counted by walking blocks without decoding LZW data.
@@ -471,14 +531,19 @@ fn avif(b: &[u8]) -> Result<Header, TransformError> {
             _ => {}
         }
     }
-    // `irot` turns anticlockwise; `imir` axis 0 mirrors left↔right, 1 top↔bottom.
+    // `irot` turns anticlockwise; `imir` axis 0 exchanges top and bottom, 1 left and right
+    // (HEIF: EXIF orientation 4 is axis 0). Applied after `clap`, `irot` before `imir`.
     let mut o = Orient::IDENTITY.then_rotate_cw((4 - irot) & 3);
     if let Some(axis) = imir {
-        o = o.then_flip(if axis == 0 { pixgate_policy::variant::Flip::H } else { pixgate_policy::variant::Flip::V });
+        o = o.then_flip(if axis == 0 { pixgate_policy::variant::Flip::V } else { pixgate_policy::variant::Flip::H });
     }
     h.orient = o;
+    let at = |s: &[u8]| s.as_ptr() as usize - b.as_ptr() as usize;
     if let Some(c) = clap {
         h.meta.clap = clean_aperture(c, h.stored_width, h.stored_height);
+        // The pipeline crops itself; libavif sees a clap that is the whole image.
+        let whole = [h.stored_width, 1, h.stored_height, 1, 0, 1, 0, 1];
+        h.meta.avif_patches.push((at(c), whole.iter().flat_map(|v| v.to_be_bytes()).collect()));
     }
     Ok(h)
 }
