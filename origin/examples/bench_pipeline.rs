@@ -59,10 +59,10 @@ fn main() {
 
     let mut extra = String::new();
     if op == "avif" {
-        let full = image::load_from_memory(&bytes).expect("reference decode");
         let score = |encoded: &[u8]| {
             let img = pipeline::decode_upright(encoded, &limits).expect("decode avif").to_rgb8();
-            quality::dssim(&img, &quality::reference_resize(&full, img.width(), img.height()))
+            let reference = quality::reference_resize(&bytes, img.width(), img.height()).expect("reference decode");
+            quality::dssim(&img, &reference)
         };
         extra.push_str(&format!(",\"dssim\":{:.6}", score(&out.bytes)));
         if let Some(peer) = arg(&args, "--peer") {

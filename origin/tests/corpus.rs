@@ -37,7 +37,8 @@ struct Row {
 }
 
 fn manifest() -> Vec<Row> {
-    let text = std::fs::read_to_string(Path::new(CORPUS).join("MANIFEST.tsv")).expect("corpus manifest beside the repo");
+    let text =
+        std::fs::read_to_string(Path::new(CORPUS).join("MANIFEST.tsv")).expect("corpus manifest beside the repo");
     let mut lines = text.lines();
     let head: Vec<&str> = lines.next().unwrap().split('\t').collect();
     let col = |name: &str| head.iter().position(|h| *h == name).unwrap();
@@ -169,7 +170,8 @@ fn corpus_meets_manifest_expectations() {
     for (file, bytes) in &upright {
         let Some(t) = twin(file) else { continue };
         let Some(twin_bytes) = upright.get(&t) else { continue };
-        let (a, b) = (pipeline::decode_upright(bytes, &limits).unwrap(), pipeline::decode_upright(twin_bytes, &limits).unwrap());
+        let (a, b) =
+            (pipeline::decode_upright(bytes, &limits).unwrap(), pipeline::decode_upright(twin_bytes, &limits).unwrap());
         if (a.width(), a.height()) != (b.width(), b.height()) {
             continue;
         }

@@ -38,7 +38,10 @@ fn pipeline() -> Result<()> {
     let peer_script = shared.join("bench/vips_peer.py");
     tools::ensure_debian_packages(PEER_PACKAGES)?;
     let python = pyvips_venv()?;
-    let vips_version = output(Command::new(&python).args(["-c", "import pyvips; print(pyvips.version(0), pyvips.version(1), pyvips.version(2), sep='.')"]))?;
+    let vips_version = output(
+        Command::new(&python)
+            .args(["-c", "import pyvips; print(pyvips.version(0), pyvips.version(1), pyvips.version(2), sep='.')"]),
+    )?;
 
     proc::run(proc::cargo().args(["build", "--release", "-p", "pixgate-origin", "--example", "bench_pipeline"]))?;
     let bench_bin = root().join("target/release/examples/bench_pipeline");
@@ -95,7 +98,9 @@ fn pipeline() -> Result<()> {
                 pixgate_bytes: number(&last, "bytes")? as u64,
                 libvips_bytes: peer_bytes,
                 rss_mb: number(&last, "peak_rss_mb")?,
-                dssim: (op == "avif").then(|| Ok::<_, String>((number(&last, "dssim")?, number(&last, "peer_dssim")?))).transpose()?,
+                dssim: (op == "avif")
+                    .then(|| Ok::<_, String>((number(&last, "dssim")?, number(&last, "peer_dssim")?)))
+                    .transpose()?,
             };
             eprintln!("{name}/{op}: pixgate {:.1} ms, libvips {:.1} ms", case.pixgate_ms, case.libvips_ms);
             cases.push(case);
@@ -147,7 +152,8 @@ fn number(json: &str, key: &str) -> Result<f64> {
     let pat = format!("\"{key}\":");
     let at = json.find(&pat).ok_or_else(|| format!("no `{key}` in {json}"))? + pat.len();
     let rest = json[at..].trim_start();
-    let end = rest.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | 'e' | 'E' | '+'))).unwrap_or(rest.len());
+    let end =
+        rest.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | 'e' | 'E' | '+'))).unwrap_or(rest.len());
     rest[..end].parse().map_err(|e| format!("`{key}` in {json}: {e}"))
 }
 
@@ -159,7 +165,11 @@ fn median(v: &mut [f64]) -> f64 {
 fn machine() -> String {
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    let model = info.lines().find_map(|l| l.strip_prefix("model name")).and_then(|l| l.split(':').nth(1)).unwrap_or("unknown CPU");
+    let model = info
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown CPU");
     format!("{cpus}, {}", model.trim())
 }
 
@@ -179,7 +189,8 @@ fn target(c: &Case) -> f64 {
 
 fn met(c: &Case) -> bool {
     let ratio = c.pixgate_ms / c.libvips_ms;
-    let quality = c.dssim.is_none_or(|(ours, theirs)| ours <= theirs && c.pixgate_bytes as f64 <= 1.05 * c.libvips_bytes as f64);
+    let quality =
+        c.dssim.is_none_or(|(ours, theirs)| ours <= theirs && c.pixgate_bytes as f64 <= 1.05 * c.libvips_bytes as f64);
     ratio <= target(c) && quality
 }
 
@@ -215,7 +226,8 @@ fn render(cases: &[Case], vips_version: &str) -> String {
             (r.iter().sum::<f64>() / r.len() as f64).exp()
         }
     };
-    let rss_baseline = cases.iter().filter(|c| is_baseline(&c.image) && c.op == "jpeg").map(|c| c.rss_mb).fold(0.0, f64::max);
+    let rss_baseline =
+        cases.iter().filter(|c| is_baseline(&c.image) && c.op == "jpeg").map(|c| c.rss_mb).fold(0.0, f64::max);
     format!(
         "{{\"bench\":\"pipeline\",\"peer\":\"libvips {} thumbnail, in-process\",\"machine\":\"{}\",\"cases\":[\n{}\n],\"summary\":{{\"cases\":{},\"targets_met\":{},\"geomean_ratio\":{:.3},\"geomean_ratio_jpeg\":{:.3},\"geomean_ratio_webp\":{:.3},\"geomean_ratio_avif\":{:.3},\"geomean_ratio_png\":{:.3},\"max_peak_rss_mb_baseline_jpeg\":{:.1},\"width\":{WIDTH},\"rounds\":{ROUNDS},\"iters_per_round\":{ITERS}}}}}\n",
         esc(vips_version),

@@ -32,7 +32,8 @@ pub(crate) fn to_srgb(img: &mut DynamicImage, icc: &[u8]) {
 pub(crate) fn cmyk_to_rgb(cmyk: &[u8], adobe_inverted: bool, icc: Option<&[u8]>) -> Vec<u8> {
     let pixels = cmyk.len() / 4;
     let mut rgb = vec![0u8; pixels * 3];
-    let profile = icc.and_then(|p| ColorProfile::new_from_slice(p).ok()).filter(|p| p.color_space == DataColorSpace::Cmyk);
+    let profile =
+        icc.and_then(|p| ColorProfile::new_from_slice(p).ok()).filter(|p| p.color_space == DataColorSpace::Cmyk);
     if let Some(profile) = profile {
         let srgb = ColorProfile::new_srgb();
         if let Ok(t) = profile.create_transform_8bit(Layout::Rgba, &srgb, Layout::Rgb, TransformOptions::default()) {

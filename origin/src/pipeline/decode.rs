@@ -50,8 +50,11 @@ fn jpeg(bytes: &[u8], h: &Header, shrink: u32) -> Result<Decoded, TransformError
     let cmyk = matches!(header.colorspace, Colorspace::CMYK | Colorspace::YCCK);
     let format = if cmyk { PixelFormat::CMYK } else { PixelFormat::RGB };
     let mut pixels = vec![0u8; w * hh * format.size()];
-    d.decompress(bytes, Image { pixels: pixels.as_mut_slice(), width: w, pitch: w * format.size(), height: hh, format })
-        .map_err(corrupt)?;
+    d.decompress(
+        bytes,
+        Image { pixels: pixels.as_mut_slice(), width: w, pitch: w * format.size(), height: hh, format },
+    )
+    .map_err(corrupt)?;
     let (w, hh) = (w as u32, hh as u32);
     let short = || TransformError::Encode("decoded buffer size mismatch".into());
     if cmyk {

@@ -57,7 +57,13 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bytes: 50 << 20, max_pixels: 50_000_000, max_side: 16_384, max_frames: 1_000, avif_max_pixels: 4_000_000 }
+        Limits {
+            max_bytes: 50 << 20,
+            max_pixels: 50_000_000,
+            max_side: 16_384,
+            max_frames: 1_000,
+            avif_max_pixels: 4_000_000,
+        }
     }
 }
 
@@ -131,11 +137,8 @@ pub fn transform_plan(
     let img = execute(decoded, header, p, format)?;
     let resized_at = Instant::now();
     let bytes = encode::encode(&img, format, opts)?;
-    let timings = Timings {
-        decode: decoded_at - started,
-        resize: resized_at - decoded_at,
-        encode: resized_at.elapsed(),
-    };
+    let timings =
+        Timings { decode: decoded_at - started, resize: resized_at - decoded_at, encode: resized_at.elapsed() };
     Ok(Encoded {
         bytes,
         format,

@@ -50,7 +50,8 @@ impl Orient {
     /// This transform followed by a clockwise rotation. A mirror reverses the sense of any
     /// rotation applied after it: R∘M∘Rᵃ = M∘R⁻¹∘Rᵃ.
     pub fn then_rotate_cw(self, quarter_turns: u8) -> Orient {
-        let q = if self.mirror { self.quarter_turns + 4 - (quarter_turns & 3) } else { self.quarter_turns + quarter_turns };
+        let q =
+            if self.mirror { self.quarter_turns + 4 - (quarter_turns & 3) } else { self.quarter_turns + quarter_turns };
         Orient { quarter_turns: q & 3, mirror: self.mirror }
     }
 

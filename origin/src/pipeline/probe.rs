@@ -207,7 +207,8 @@ fn jpeg(b: &[u8]) -> Result<Header, TransformError> {
             0xDA => break pos,
             0xE1 if !exif_seen && seg.starts_with(b"Exif\0\0") => {
                 exif_seen = true;
-                h.orient = image::metadata::Orientation::from_exif_chunk(&seg[6..]).map_or(Orient::IDENTITY, Orient::from_image);
+                h.orient = image::metadata::Orientation::from_exif_chunk(&seg[6..])
+                    .map_or(Orient::IDENTITY, Orient::from_image);
             }
             0xE2 if seg.len() > 14 && seg.starts_with(b"ICC_PROFILE\0") => icc.push((seg[12], &seg[14..])),
             0xEE if seg.len() >= 12 && seg.starts_with(b"Adobe") => h.meta.adobe = true,
@@ -311,9 +312,9 @@ fn inflate_text(kind: &[u8], data: &[u8], budget: usize) -> Result<usize, Transf
     let Some(compressed) = compressed else { return Ok(budget) };
     match miniz_oxide::inflate::decompress_to_vec_zlib_with_limit(compressed, budget.min(MAX_PNG_TEXT_CHUNK)) {
         Ok(text) => Ok(budget - text.len()),
-        Err(e) if e.status == miniz_oxide::inflate::TINFLStatus::HasMoreOutput => Err(TransformError::TooLarge(
-            "PNG text metadata inflates beyond its limit (decompression bomb)".into(),
-        )),
+        Err(e) if e.status == miniz_oxide::inflate::TINFLStatus::HasMoreOutput => {
+            Err(TransformError::TooLarge("PNG text metadata inflates beyond its limit (decompression bomb)".into()))
+        }
         // Damaged metadata is the decoder's call; it is dropped anyway.
         Err(_) => Ok(budget),
     }

@@ -1,12 +1,28 @@
 //! Image-quality yardsticks shared by the quality test and the pipeline benchmark: a
 //! high-precision reference resize and a structural dissimilarity score.
 
-use fast_image_resize as fir;
-use image::{DynamicImage, RgbImage};
+use std::io::Cursor;
 
-/// Reference downscale: a full-resolution decode by the pure-Rust decoder (no DCT
-/// scaling), resampled with Lanczos3 in 32-bit float per channel.
-pub fn reference_resize(src: &DynamicImage, w: u32, h: u32) -> RgbImage {
+use fast_image_resize as fir;
+use image::{DynamicImage, ImageDecoder, ImageReader, RgbImage};
+
+use super::color;
+
+/// Reference downscale: a full-resolution decode by the image crate's pure-Rust decoders
+/// (no DCT scaling), resampled with Lanczos3 in 32-bit float per channel, then converted
+/// from the embedded ICC profile to sRGB. `None` when the image crate cannot decode it.
+pub fn reference_resize(bytes: &[u8], w: u32, h: u32) -> Option<RgbImage> {
+    let mut decoder = ImageReader::new(Cursor::new(bytes)).with_guessed_format().ok()?.into_decoder().ok()?;
+    let icc = decoder.icc_profile().ok().flatten();
+    let src = DynamicImage::from_decoder(decoder).ok()?;
+    let mut out = DynamicImage::ImageRgb8(float_resize(&src, w, h));
+    if let Some(icc) = icc {
+        color::to_srgb(&mut out, &icc);
+    }
+    Some(out.into_rgb8())
+}
+
+fn float_resize(src: &DynamicImage, w: u32, h: u32) -> RgbImage {
     let rgb = src.to_rgb32f();
     let floats: Vec<u8> = rgb.as_raw().iter().flat_map(|v| v.to_ne_bytes()).collect();
     let from = fir::images::Image::from_vec_u8(rgb.width(), rgb.height(), floats, fir::PixelType::F32x3)
@@ -29,7 +45,8 @@ pub fn dssim(a: &RgbImage, b: &RgbImage) -> f64 {
     let (w, h) = (a.width() as usize, a.height() as usize);
     let mut total = 0.0;
     for c in 0..3 {
-        let plane = |img: &RgbImage| -> Vec<f64> { img.as_raw().iter().skip(c).step_by(3).map(|&v| f64::from(v)).collect() };
+        let plane =
+            |img: &RgbImage| -> Vec<f64> { img.as_raw().iter().skip(c).step_by(3).map(|&v| f64::from(v)).collect() };
         total += ssim_plane(&plane(a), &plane(b), w, h);
     }
     1.0 / (total / 3.0).max(1e-9) - 1.0
@@ -45,7 +62,8 @@ fn ssim_plane(x: &[f64], y: &[f64], w: usize, h: usize) -> f64 {
     let mut sum = 0.0;
     for i in 0..w * h {
         let (vx, vy, cov) = (sxx[i] - mx[i] * mx[i], syy[i] - my[i] * my[i], sxy[i] - mx[i] * my[i]);
-        sum += ((2.0 * mx[i] * my[i] + c1) * (2.0 * cov + c2)) / ((mx[i] * mx[i] + my[i] * my[i] + c1) * (vx + vy + c2));
+        sum +=
+            ((2.0 * mx[i] * my[i] + c1) * (2.0 * cov + c2)) / ((mx[i] * mx[i] + my[i] * my[i] + c1) * (vx + vy + c2));
     }
     sum / (w * h) as f64
 }

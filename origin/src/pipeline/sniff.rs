@@ -53,7 +53,10 @@ pub fn sniff(bytes: &[u8]) -> Result<Source, TransformError> {
     if bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP" {
         return Ok(Source::Webp);
     }
-    if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") || bytes.starts_with(b"II+\0") || bytes.starts_with(b"MM\0+")
+    if bytes.starts_with(b"II*\0")
+        || bytes.starts_with(b"MM\0*")
+        || bytes.starts_with(b"II+\0")
+        || bytes.starts_with(b"MM\0+")
     {
         return Ok(Source::Tiff);
     }
