@@ -246,8 +246,8 @@ fn render(cases: &[Case], vips_version: &str) -> String {
 
 fn print_table(cases: &[Case]) {
     println!(
-        "{:<42} {:>10} {:>10} {:>6} {:>6} {:>9} {:>9} {:>7} {:>17} {}",
-        "case", "pixgate ms", "libvips ms", "ratio", "target", "px bytes", "lv bytes", "rss MB", "dssim px/lv", "met"
+        "{:<42} {:>10} {:>10} {:>6} {:>6} {:>9} {:>9} {:>7} {:>17} met",
+        "case", "pixgate ms", "libvips ms", "ratio", "target", "px bytes", "lv bytes", "rss MB", "dssim px/lv"
     );
     for c in cases {
         let dssim = c.dssim.map_or(String::new(), |(a, b)| format!("{a:.4}/{b:.4}"));
