@@ -11,6 +11,9 @@ pub(crate) fn is_cmyk(icc: &[u8]) -> bool {
 /// (gray profiles describe a tone curve only) or cannot be parsed leave the pixels as
 /// they are: a best-effort colour fix must never fail a request.
 pub(crate) fn to_srgb(img: &mut DynamicImage, icc: &[u8]) {
+    if describes_srgb(icc) {
+        return;
+    }
     let Ok(profile) = ColorProfile::new_from_slice(icc) else { return };
     if profile.color_space != DataColorSpace::Rgb {
         return;
@@ -24,6 +27,23 @@ pub(crate) fn to_srgb(img: &mut DynamicImage, icc: &[u8]) {
     let Ok(t) = profile.create_transform_8bit(layout, &srgb, layout, TransformOptions::default()) else { return };
     let src = buf.to_vec();
     let _ = t.transform(&src, buf);
+}
+
+/// Whether the profile's own `desc` tag names sRGB (ASCII in v2 `desc`, UTF-16BE in v4
+/// `mluc`). Most camera and web JPEGs embed an sRGB profile; converting sRGB to sRGB would
+/// only cost time and rounding.
+fn describes_srgb(icc: &[u8]) -> bool {
+    let be32 = |at: usize| icc.get(at..at + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize);
+    let Some(count) = be32(128) else { return false };
+    (0..count.min(64)).any(|i| {
+        let entry = 132 + 12 * i;
+        if icc.get(entry..entry + 4) != Some(b"desc") {
+            return false;
+        }
+        let (Some(at), Some(len)) = (be32(entry + 4), be32(entry + 8)) else { return false };
+        let Some(text) = icc.get(at..at.saturating_add(len).min(icc.len())) else { return false };
+        text.windows(4).any(|w| w == b"sRGB") || text.windows(8).any(|w| w == b"\0s\0R\0G\0B")
+    })
 }
 
 /// CMYK or YCCK-decoded samples (4 per pixel) to RGB. Adobe-written JPEGs store ink
