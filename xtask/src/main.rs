@@ -1,6 +1,7 @@
 //! `cargo xtask up | test`: the two commands that set everything up.
 
 mod bench_edge;
+mod bench_pipeline;
 mod dashboard;
 mod demo;
 mod grafana;
@@ -19,17 +20,19 @@ const USAGE: &str = "usage: cargo xtask <command>
 commands:
   up     build the filter and origin, install Envoy, start the stack on embedded defaults
          flags: --port 8080 --origin-port 8081 --admin-port 9901 --data-dir ./data
-  bench  edge: Envoy with vs without the filter (writes target/bench/edge.json)
-  grafana  regenerate grafana/dashboards/pixgate.json and grafana/alerts/prometheusrule.yaml
   test   format check, clippy (native and wasm32-wasip1), wasm build, unit and integration
-         tests, then end-to-end tests through a real Envoy (with Redis and an S3 server)";
+         tests, then end-to-end tests through a real Envoy (with Redis and an S3 server)
+  bench edge       Envoy with vs without the filter (target/bench/edge.json)
+  bench pipeline   the image pipeline against libvips in-process (target/bench/pipeline.json)
+  grafana          regenerate grafana/dashboards/pixgate.json and grafana/alerts/prometheusrule.yaml";
 
 pub type Result<T> = std::result::Result<T, String>;
 
 fn bench(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("edge") => bench_edge::run(&args[1..]),
-        other => Err(format!("unknown benchmark {other:?} (benchmarks: edge)")),
+        Some("pipeline") => bench_pipeline::run(args),
+        other => Err(format!("unknown benchmark {other:?} (benchmarks: edge, pipeline)")),
     }
 }
 

@@ -1,40 +1,80 @@
 //! The image pipeline: plain functions over bytes, knowing nothing of HTTP.
 //!
-//! Order (DESIGN.md §3): sniff → header limits → decode → auto-orient → plan →
-//! rotate/flip → pre-crop → resize → pad → post-crop → blur → flatten → encode.
+//! sniff (magic bytes) → probe (header: size, frames, orientation; limits enforced before
+//! any pixel buffer exists) → plan (policy crate) → decode (DCT-scaled for JPEG) → execute
+//! the plan in DESIGN.md §3 order (orientation with rot/flip, pre-crop + resize, colour
+//! to sRGB, pad, post-crop, blur, flatten) → encode. Metadata is never copied to outputs.
 
-use std::io::Cursor;
+mod color;
+mod decode;
+mod encode;
+mod orient;
+mod probe;
+pub mod quality;
+mod resize;
+mod sniff;
 
-use fast_image_resize as fir;
-use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader, RgbaImage};
+use std::time::{Duration, Instant};
+
+use image::DynamicImage;
 use pixgate_policy::plan::Plan;
-use pixgate_policy::variant::Flip;
+use pixgate_policy::variant::Gravity;
 use pixgate_policy::{plan, Format, Variant};
+
+pub use encode::{EncodeOptions, AVIF_SPEED, DEFAULT_AVIF_QUALITY, DEFAULT_JPEG_QUALITY, DEFAULT_WEBP_QUALITY};
+pub use orient::Orient;
+pub use probe::{probe, Header};
+pub use sniff::{sniff, Source};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransformError {
+    /// Not an image, or a format outside the decode set (HTTP 415).
     #[error("unsupported media type: {0}")]
     Unsupported(String),
+    /// A supported format whose data is damaged or truncated (HTTP 422).
     #[error("corrupt image: {0}")]
     Corrupt(String),
+    /// Over a configured limit: bytes, pixels, side or frames (HTTP 413).
     #[error("image too large: {0}")]
     TooLarge(String),
+    /// Our failure, not the input's: an encoder or internal step failed (HTTP 500).
     #[error("encoding failed: {0}")]
     Encode(String),
 }
 
-/// What a source may cost before any pixel is decoded.
+/// What a source may cost, checked from its header before any pixel is decoded, and the
+/// output budgets of DESIGN.md §6.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_bytes: u64,
     pub max_pixels: u64,
     pub max_side: u32,
+    /// Frames an animated source may declare (only the first is decoded).
+    pub max_frames: u32,
+    /// Output pixels beyond which AVIF is downgraded to WebP.
+    pub avif_max_pixels: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bytes: 50 << 20, max_pixels: 50_000_000, max_side: 16_384 }
+        Limits {
+            max_bytes: 50 << 20,
+            max_pixels: 50_000_000,
+            max_side: 16_384,
+            max_frames: 1_000,
+            avif_max_pixels: 4_000_000,
+        }
     }
+}
+
+/// Wall time per stage, for `Server-Timing` and the stage histograms.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// Sniff, header probe and decode (with colour conversion of CMYK sources).
+    pub decode: Duration,
+    /// Orientation, crop, resample, colour management, pad, blur, flatten.
+    pub resize: Duration,
+    pub encode: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -43,225 +83,180 @@ pub struct Encoded {
     pub format: Format,
     pub width: u32,
     pub height: u32,
+    pub timings: Timings,
+    /// Why the output format differs from the requested one (`X-Pixgate-Format-Reason`).
+    pub format_reason: Option<&'static str>,
+    /// The source was returned unchanged (`lim=orig`).
+    pub passthrough: bool,
+    /// JPEG shrink-on-load denominator used while decoding (1 = full size).
+    pub shrink: u32,
 }
 
-/// Identifies the source format from magic bytes, never from a file name.
-pub fn sniff(bytes: &[u8]) -> Option<Format> {
-    match image::guess_format(bytes).ok()? {
-        ImageFormat::Jpeg => Some(Format::Jpeg),
-        ImageFormat::Png => Some(Format::Png),
-        ImageFormat::Gif => Some(Format::Gif),
-        ImageFormat::WebP => Some(Format::Webp),
-        _ => None,
+/// Transforms `bytes` into `variant`.
+pub fn transform(bytes: &[u8], variant: &Variant, limits: &Limits) -> Result<Encoded, TransformError> {
+    let started = Instant::now();
+    let header = probe(bytes, limits)?;
+    let p = plan(variant, header.width, header.height);
+    let (format, reason) = output_format(variant.fmt, &header, &p, limits);
+    let probed = started.elapsed();
+    let opts = EncodeOptions { quality: variant.q, progressive: variant.prog };
+    let mut out = transform_plan(bytes, &header, &p, format, opts, limits)?;
+    out.timings.decode += probed;
+    out.format_reason = reason;
+    Ok(out)
+}
+
+/// Executes an already made plan on a probed source.
+pub fn transform_plan(
+    bytes: &[u8],
+    header: &Header,
+    p: &Plan,
+    format: Format,
+    opts: EncodeOptions,
+    limits: &Limits,
+) -> Result<Encoded, TransformError> {
+    if p.passthrough {
+        if let Some(source) = web_format(header.format) {
+            return Ok(Encoded {
+                bytes: bytes.to_vec(),
+                format: source,
+                width: header.width,
+                height: header.height,
+                timings: Timings::default(),
+                format_reason: None,
+                passthrough: true,
+                shrink: 1,
+            });
+        }
+        // TIFF/BMP cannot be served as they are: the identity plan re-encodes them.
     }
-}
-
-fn image_format(f: Format) -> Option<ImageFormat> {
-    Some(match f {
-        Format::Jpeg => ImageFormat::Jpeg,
-        Format::Png => ImageFormat::Png,
-        Format::Gif => ImageFormat::Gif,
-        Format::Webp => ImageFormat::WebP,
-        Format::Avif | Format::Auto => return None,
+    let started = Instant::now();
+    let shrink = shrink_factor(header, p);
+    let decoded = decode::decode(bytes, header, shrink, limits)?;
+    let decoded_at = Instant::now();
+    let img = execute(decoded, header, p, format)?;
+    let resized_at = Instant::now();
+    let bytes = encode::encode(&img, format, opts)?;
+    let timings =
+        Timings { decode: decoded_at - started, resize: resized_at - decoded_at, encode: resized_at.elapsed() };
+    Ok(Encoded {
+        bytes,
+        format,
+        width: img.width(),
+        height: img.height(),
+        timings,
+        format_reason: None,
+        passthrough: false,
+        shrink,
     })
 }
 
-/// Transforms `bytes` into the variant.
-pub fn transform(bytes: &[u8], variant: &Variant, limits: &Limits) -> Result<Encoded, TransformError> {
-    if bytes.len() as u64 > limits.max_bytes {
-        return Err(TransformError::TooLarge(format!("source exceeds {} bytes", limits.max_bytes)));
-    }
-    let source = sniff(bytes).ok_or_else(|| TransformError::Unsupported("not a supported image format".into()))?;
-    let mut img = decode(bytes, source, limits)?;
-    let p = plan(variant, img.width(), img.height());
-    let out_format = output_format(variant.fmt, source, img.color().has_alpha());
-    if p.passthrough {
-        return Ok(Encoded { bytes: bytes.to_vec(), format: source, width: p.width, height: p.height });
-    }
-    img = execute(img, &p)?;
-    let has_alpha_out = matches!(out_format, Format::Png | Format::Webp | Format::Gif | Format::Avif);
-    if !has_alpha_out && img.color().has_alpha() {
-        img = flatten(img, p.bg.unwrap_or([255, 255, 255, 255]));
-    }
-    let (width, height) = (img.width(), img.height());
-    let bytes = encode(&img, out_format, variant.q)?;
-    Ok(Encoded { bytes, format: out_format, width, height })
+/// Decodes, orients and converts to sRGB without resizing: the upright first frame.
+pub fn decode_upright(bytes: &[u8], limits: &Limits) -> Result<DynamicImage, TransformError> {
+    let header = probe(bytes, limits)?;
+    let p = plan(&Variant::default(), header.width, header.height);
+    execute(decode::decode(bytes, &header, 1, limits)?, &header, &p, Format::Png)
 }
 
-/// Reads the header, refuses what is over the limits, then decodes and orients.
-fn decode(bytes: &[u8], source: Format, limits: &Limits) -> Result<DynamicImage, TransformError> {
-    let fmt = image_format(source).ok_or_else(|| TransformError::Unsupported(source.as_str().into()))?;
-    let mut reader = ImageReader::with_format(Cursor::new(bytes), fmt);
-    let mut l = image::Limits::default();
-    l.max_image_width = Some(limits.max_side);
-    l.max_image_height = Some(limits.max_side);
-    l.max_alloc = Some(limits.max_pixels.saturating_mul(8));
-    reader.limits(l);
-    let mut decoder = reader.into_decoder().map_err(classify)?;
-    let (w, h) = decoder.dimensions();
-    if u64::from(w) * u64::from(h) > limits.max_pixels {
-        return Err(TransformError::TooLarge(format!("{w}×{h} exceeds {} pixels", limits.max_pixels)));
-    }
-    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut img = DynamicImage::from_decoder(decoder).map_err(classify)?;
-    img.apply_orientation(orientation);
-    Ok(img)
-}
-
-fn classify(e: image::ImageError) -> TransformError {
-    match e {
-        image::ImageError::Limits(l) => TransformError::TooLarge(l.to_string()),
-        image::ImageError::Unsupported(u) => TransformError::Unsupported(u.to_string()),
-        other => TransformError::Corrupt(other.to_string()),
+fn web_format(s: Source) -> Option<Format> {
+    match s {
+        Source::Jpeg => Some(Format::Jpeg),
+        Source::Png => Some(Format::Png),
+        Source::Gif => Some(Format::Gif),
+        Source::Webp => Some(Format::Webp),
+        Source::Avif => Some(Format::Avif),
+        Source::Tiff | Source::Bmp => None,
     }
 }
 
-/// Absent `fmt` keeps the source's format (DESIGN.md §3).
-fn output_format(fmt: Option<Format>, source: Format, has_alpha: bool) -> Format {
-    match fmt {
-        Some(Format::Avif) | Some(Format::Auto) | None => match source {
-            Format::Avif | Format::Auto if has_alpha => Format::Png,
-            Format::Avif | Format::Auto => Format::Jpeg,
-            s => s,
-        },
-        Some(f) => f,
-    }
+fn has_alpha_channel(f: Format) -> bool {
+    !matches!(f, Format::Jpeg)
 }
 
-fn execute(mut img: DynamicImage, p: &Plan) -> Result<DynamicImage, TransformError> {
-    img = match p.rot {
-        90 => img.rotate90(),
-        180 => img.rotate180(),
-        270 => img.rotate270(),
-        _ => img,
+/// The encoder to use: an explicit `fmt` wins; absent (or an unresolved `auto`) keeps a
+/// web source's format, else PNG with alpha, JPEG without (DESIGN.md §3). AVIF over the
+/// pixel budget becomes WebP (DESIGN.md §6).
+pub fn output_format(
+    fmt: Option<Format>,
+    header: &Header,
+    p: &Plan,
+    limits: &Limits,
+) -> (Format, Option<&'static str>) {
+    let f = match fmt {
+        Some(f) if f != Format::Auto => f,
+        _ => web_format(header.format).unwrap_or(if header.has_alpha { Format::Png } else { Format::Jpeg }),
     };
-    img = match p.flip {
-        Some(Flip::H) => img.fliph(),
-        Some(Flip::V) => img.flipv(),
-        Some(Flip::Hv) => img.fliph().flipv(),
-        None => img,
-    };
-    if let Some(c) = p.crop {
-        img = img.crop_imm(c.x, c.y, c.w, c.h);
+    if f == Format::Avif && u64::from(p.width) * u64::from(p.height) > limits.avif_max_pixels {
+        return (Format::Webp, Some("avif-pixel-budget"));
     }
-    if (img.width(), img.height()) != p.resize {
-        img = resize(img, p.resize.0, p.resize.1)?;
+    (f, None)
+}
+
+/// The JPEG DCT-scale denominator (1, 2, 4 or 8) for this plan: as small a decode as
+/// possible while the resampler still gets at least 2× the target size in both axes, so
+/// that Lanczos3 (not the DCT's box-like reduction) shapes the final pixels.
+fn shrink_factor(h: &Header, p: &Plan) -> u32 {
+    if h.format != Source::Jpeg || h.meta.lossless {
+        return 1;
     }
+    let (fw, fh) = if p.rot % 180 == 90 { (h.height, h.width) } else { (h.width, h.height) };
+    let (cw, ch) = p.crop.map_or((fw, fh), |c| (c.w, c.h));
+    let (tw, th) = (u64::from(p.resize.0), u64::from(p.resize.1));
+    [8u32, 4, 2]
+        .into_iter()
+        .find(|&d| u64::from(cw) >= 2 * u64::from(d) * tw && u64::from(ch) >= 2 * u64::from(d) * th)
+        .unwrap_or(1)
+}
+
+/// Executes `p` on a decoded image, in DESIGN.md §3 order.
+fn execute(d: decode::Decoded, h: &Header, p: &Plan, format: Format) -> Result<DynamicImage, TransformError> {
+    let decode::Decoded { mut img, icc } = d;
+    let mut o = h.orient.then_rotate_cw(((p.rot / 90) % 4) as u8);
+    if let Some(f) = p.flip {
+        o = o.then_flip(f);
+    }
+    o.apply(&mut img);
+
+    // The plan is in full-resolution, rotated coordinates; a DCT-scaled decode is smaller.
+    let (fw, fh) = if p.rot % 180 == 90 { (h.height, h.width) } else { (h.width, h.height) };
+    let (sx, sy) = (f64::from(img.width()) / f64::from(fw), f64::from(img.height()) / f64::from(fh));
+    let (cx, cy, cw, ch) = p.crop.map_or((0, 0, fw, fh), |c| (c.x, c.y, c.w, c.h));
+    if sx == 1.0 && sy == 1.0 && p.resize == (cw, ch) {
+        if (cw, ch) != (img.width(), img.height()) {
+            img = img.crop_imm(cx, cy, cw, ch);
+        }
+    } else {
+        let region = (f64::from(cx) * sx, f64::from(cy) * sy, f64::from(cw) * sx, f64::from(ch) * sy);
+        img = resize::crop_resize(&img, region, p.resize.0, p.resize.1)?;
+    }
+
+    // After the resample, on the smaller image (as libvips' thumbnail does): converting
+    // a 24 MP decode would cost more than the resize itself.
+    if let Some(icc) = icc {
+        color::to_srgb(&mut img, &icc);
+    }
+
+    let alpha_out = has_alpha_channel(format);
     if let Some(pad) = p.pad {
-        let bg = p.bg.unwrap_or([255, 255, 255, 0]);
-        let mut canvas = RgbaImage::from_pixel(pad.width, pad.height, image::Rgba(bg));
-        image::imageops::overlay(&mut canvas, &img.to_rgba8(), i64::from(pad.x), i64::from(pad.y));
-        img = DynamicImage::ImageRgba8(canvas);
+        let bg = p.bg.unwrap_or(if alpha_out { [255, 255, 255, 0] } else { [255, 255, 255, 255] });
+        img = resize::pad(img, pad.width, pad.height, pad.x, pad.y, bg);
     }
     if let Some(c) = p.post_crop {
-        img = img.crop_imm(c.x, c.y, c.w, c.h);
+        let (x, y) = if matches!(p.gravity, Gravity::Smart | Gravity::Face) {
+            resize::smart_window(&img, c.w, c.h, (c.x, c.y))
+        } else {
+            (c.x, c.y)
+        };
+        img = img.crop_imm(x, y, c.w, c.h);
     }
     if let Some(sigma) = p.blur {
         img = img.blur(sigma as f32 / 100.0);
     }
+    if !alpha_out && img.color().has_alpha() {
+        img = resize::flatten(img, p.bg.unwrap_or([255, 255, 255, 255]));
+    }
     Ok(img)
 }
 
-/// Lanczos3 through `fast_image_resize` (SIMD), alpha premultiplied while resampling.
-fn resize(img: DynamicImage, w: u32, h: u32) -> Result<DynamicImage, TransformError> {
-    let alpha = img.color().has_alpha();
-    let (src, pixel) = if alpha {
-        let i = img.into_rgba8();
-        ((i.width(), i.height(), i.into_raw()), fir::PixelType::U8x4)
-    } else {
-        let i = img.into_rgb8();
-        ((i.width(), i.height(), i.into_raw()), fir::PixelType::U8x3)
-    };
-    let src = fir::images::Image::from_vec_u8(src.0, src.1, src.2, pixel)
-        .map_err(|e| TransformError::Encode(e.to_string()))?;
-    let mut dst = fir::images::Image::new(w, h, pixel);
-    let opts = fir::ResizeOptions::new().resize_alg(fir::ResizeAlg::Convolution(fir::FilterType::Lanczos3));
-    fir::Resizer::new().resize(&src, &mut dst, &opts).map_err(|e| TransformError::Encode(e.to_string()))?;
-    let raw = dst.into_vec();
-    let out = if alpha {
-        image::RgbaImage::from_raw(w, h, raw).map(DynamicImage::ImageRgba8)
-    } else {
-        image::RgbImage::from_raw(w, h, raw).map(DynamicImage::ImageRgb8)
-    };
-    out.ok_or_else(|| TransformError::Encode("resize produced a short buffer".into()))
-}
-
-fn flatten(img: DynamicImage, bg: [u8; 4]) -> DynamicImage {
-    let rgba = img.into_rgba8();
-    let mut out = image::RgbImage::new(rgba.width(), rgba.height());
-    for (o, p) in out.pixels_mut().zip(rgba.pixels()) {
-        let a = u32::from(p[3]);
-        for c in 0..3 {
-            o[c] = ((u32::from(p[c]) * a + u32::from(bg[c]) * (255 - a) + 127) / 255) as u8;
-        }
-    }
-    DynamicImage::ImageRgb8(out)
-}
-
-fn encode(img: &DynamicImage, format: Format, q: Option<u8>) -> Result<Vec<u8>, TransformError> {
-    let mut out = Vec::new();
-    let err = |e: image::ImageError| TransformError::Encode(e.to_string());
-    match format {
-        Format::Jpeg => {
-            let rgb = img.to_rgb8();
-            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, q.unwrap_or(80))
-                .encode_image(&rgb)
-                .map_err(err)?;
-        }
-        Format::Png => img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png).map_err(err)?,
-        Format::Gif => img.to_rgba8().write_to(&mut Cursor::new(&mut out), ImageFormat::Gif).map_err(err)?,
-        Format::Webp => img.to_rgba8().write_to(&mut Cursor::new(&mut out), ImageFormat::WebP).map_err(err)?,
-        Format::Avif | Format::Auto => {
-            return Err(TransformError::Encode(format!("no encoder for {}", format.as_str())));
-        }
-    }
-    Ok(out)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn jpeg(w: u32, h: u32) -> Vec<u8> {
-        let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
-        let mut out = Vec::new();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&img).unwrap();
-        out
-    }
-
-    fn variant(q: &str) -> Variant {
-        Variant::from_query(q.as_bytes()).unwrap().0
-    }
-
-    #[test]
-    fn resizes_and_crops_to_the_planned_size() {
-        let src = jpeg(400, 225);
-        for (q, want, fmt) in [
-            ("w=200&h=150&fit=cover", (200, 150), Format::Jpeg),
-            ("w=100", (100, 56), Format::Jpeg),
-            ("w=50&fmt=png", (50, 28), Format::Png),
-            ("w=50&fmt=webp", (50, 28), Format::Webp),
-            ("w=60&h=60&fit=contain&fmt=png", (60, 60), Format::Png),
-        ] {
-            let out = transform(&src, &variant(q), &Limits::default()).unwrap();
-            assert_eq!((out.width, out.height, out.format), (want.0, want.1, fmt), "{q}");
-            let decoded = image::load_from_memory(&out.bytes).unwrap();
-            assert_eq!((decoded.width(), decoded.height()), want, "{q}");
-        }
-    }
-
-    #[test]
-    fn refuses_non_images_and_corrupt_data() {
-        assert!(matches!(transform(b"<svg/>", &variant(""), &Limits::default()), Err(TransformError::Unsupported(_))));
-        let mut truncated = jpeg(64, 64);
-        truncated.truncate(40);
-        assert!(matches!(transform(&truncated, &variant(""), &Limits::default()), Err(TransformError::Corrupt(_))));
-    }
-
-    #[test]
-    fn refuses_oversized_sources_from_the_header() {
-        let src = jpeg(300, 300);
-        let limits = Limits { max_pixels: 10_000, ..Limits::default() };
-        assert!(matches!(transform(&src, &variant("w=10"), &limits), Err(TransformError::TooLarge(_))));
-    }
-}
+mod tests;

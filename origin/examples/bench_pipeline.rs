@@ -1,0 +1,84 @@
+//! Times Pixgate's pipeline in-process on one image and operation, for `cargo xtask bench
+//! pipeline`, and prints one JSON object. Single-threaded, like the libvips peer.
+//!
+//!   bench_pipeline --image FILE --op jpeg|webp|avif|png [--width 400] [--iters 5]
+//!                  [--peer FILE]   (the peer's output, to score its DSSIM too)
+
+use std::time::Instant;
+
+use pixgate_origin::pipeline::{self, quality, Limits};
+use pixgate_policy::Variant;
+
+fn arg(args: &[String], name: &str) -> Option<String> {
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned())
+}
+
+/// Resets the kernel's peak-RSS counter (Linux), so a later read covers only what follows.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let image = arg(&args, "--image").expect("--image FILE");
+    let op = arg(&args, "--op").expect("--op jpeg|webp|avif|png");
+    let width: u32 = arg(&args, "--width").map_or(400, |w| w.parse().expect("--width N"));
+    let iters: usize = arg(&args, "--iters").map_or(5, |n| n.parse().expect("--iters N"));
+    let query = match op.as_str() {
+        "jpeg" => format!("w={width}&fmt=jpeg&q=80"),
+        "webp" => format!("w={width}&fmt=webp&q=80"),
+        "avif" => format!("w={width}&fmt=avif&q=55"),
+        "png" => format!("w={width}&fmt=png"),
+        other => panic!("unknown op {other}"),
+    };
+    let variant = Variant::from_query(query.as_bytes()).expect("valid query").0;
+    let limits = Limits::default();
+    let bytes = std::fs::read(&image).expect("readable image");
+
+    let mut out = pipeline::transform(&bytes, &variant, &limits).expect("transform"); // warm-up
+    let mut samples = Vec::with_capacity(iters);
+    let mut peak: f64 = 0.0;
+    for _ in 0..iters {
+        reset_peak_rss();
+        let t = Instant::now();
+        out = pipeline::transform(&bytes, &variant, &limits).expect("transform");
+        samples.push(t.elapsed().as_secs_f64() * 1000.0);
+        peak = peak.max(peak_rss_mb());
+    }
+    samples.sort_by(f64::total_cmp);
+    let median = samples[samples.len() / 2];
+
+    let mut extra = String::new();
+    if op == "avif" {
+        let score = |encoded: &[u8]| {
+            let img = pipeline::decode_upright(encoded, &limits).expect("decode avif").to_rgb8();
+            let reference = quality::reference_resize(&bytes, img.width(), img.height()).expect("reference decode");
+            quality::dssim(&img, &reference)
+        };
+        extra.push_str(&format!(",\"dssim\":{:.6}", score(&out.bytes)));
+        if let Some(peer) = arg(&args, "--peer") {
+            let peer = std::fs::read(peer).expect("peer output");
+            extra.push_str(&format!(",\"peer_dssim\":{:.6}", score(&peer)));
+        }
+    }
+    println!(
+        "{{\"median_ms\":{median:.3},\"min_ms\":{:.3},\"bytes\":{},\"width\":{},\"height\":{},\"shrink\":{},\"peak_rss_mb\":{peak:.1},\"decode_ms\":{:.3},\"resize_ms\":{:.3},\"encode_ms\":{:.3}{extra}}}",
+        samples[0],
+        out.bytes.len(),
+        out.width,
+        out.height,
+        out.shrink,
+        out.timings.decode.as_secs_f64() * 1000.0,
+        out.timings.resize.as_secs_f64() * 1000.0,
+        out.timings.encode.as_secs_f64() * 1000.0,
+    );
+}

@@ -1,0 +1,132 @@
+use super::*;
+
+fn jpeg(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 128]));
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&img).unwrap();
+    out
+}
+
+fn png_rgba(img: &image::RgbaImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+    out
+}
+
+fn variant(q: &str) -> Variant {
+    Variant::from_query(q.as_bytes()).unwrap().0
+}
+
+#[test]
+fn resizes_and_crops_to_the_planned_size_in_every_output_format() {
+    let src = jpeg(400, 225);
+    for (q, want, fmt) in [
+        ("w=200&h=150&fit=cover", (200, 150), Format::Jpeg),
+        ("w=100", (100, 56), Format::Jpeg),
+        ("w=100&prog=1", (100, 56), Format::Jpeg),
+        ("w=50&fmt=png", (50, 28), Format::Png),
+        ("w=50&fmt=webp", (50, 28), Format::Webp),
+        ("w=50&fmt=webp&q=100", (50, 28), Format::Webp),
+        ("w=50&fmt=avif", (50, 28), Format::Avif),
+        ("w=50&fmt=gif", (50, 28), Format::Gif),
+        ("w=60&h=60&fit=contain&fmt=png", (60, 60), Format::Png),
+        ("w=60&h=60&fit=cover&gravity=smart", (60, 60), Format::Jpeg),
+        ("crop=10,10,100,50&w=50&rot=90&flip=h&blur=2", (50, 25), Format::Jpeg),
+    ] {
+        let out = transform(&src, &variant(q), &Limits::default()).unwrap();
+        assert_eq!((out.width, out.height, out.format), (want.0, want.1, fmt), "{q}");
+        if fmt != Format::Avif {
+            let decoded = image::load_from_memory(&out.bytes).unwrap();
+            assert_eq!((decoded.width(), decoded.height()), want, "{q}");
+        }
+    }
+}
+
+#[test]
+fn refuses_non_images_and_corrupt_data() {
+    let svg = b"<svg xmlns=\"http://www.w3.org/2000/svg\"><script>alert(1)</script></svg>";
+    assert!(matches!(transform(svg, &variant(""), &Limits::default()), Err(TransformError::Unsupported(_))));
+    let mut truncated = jpeg(64, 64);
+    truncated.truncate(truncated.len() / 2);
+    assert!(matches!(transform(&truncated, &variant(""), &Limits::default()), Err(TransformError::Corrupt(_))));
+}
+
+#[test]
+fn refuses_oversized_sources_from_the_header() {
+    let src = jpeg(300, 300);
+    let limits = Limits { max_pixels: 10_000, ..Limits::default() };
+    assert!(matches!(transform(&src, &variant("w=10"), &limits), Err(TransformError::TooLarge(_))));
+    let limits = Limits { max_side: 299, ..Limits::default() };
+    assert!(matches!(probe(&src, &limits), Err(TransformError::TooLarge(_))));
+    let limits = Limits { max_bytes: 100, ..Limits::default() };
+    assert!(matches!(probe(&src, &limits), Err(TransformError::TooLarge(_))));
+}
+
+#[test]
+fn jpeg_shrinks_on_load_but_keeps_twice_the_target_for_the_resampler() {
+    let src = jpeg(1600, 1200);
+    for (q, shrink) in [("w=100", 8), ("w=200", 4), ("w=300", 2), ("w=401", 1), ("w=400", 2), ("w=800", 1)] {
+        let out = transform(&src, &variant(q), &Limits::default()).unwrap();
+        assert_eq!(out.shrink, shrink, "{q}");
+    }
+    // The crop, not the whole image, is what gets resampled.
+    let out = transform(&src, &variant("crop=0,0,400,300&w=200"), &Limits::default()).unwrap();
+    assert_eq!(out.shrink, 1);
+}
+
+#[test]
+fn avif_over_the_pixel_budget_becomes_webp_and_says_why() {
+    let src = jpeg(400, 300);
+    let limits = Limits { avif_max_pixels: 10_000, ..Limits::default() };
+    let out = transform(&src, &variant("w=200&fmt=avif"), &limits).unwrap();
+    assert_eq!((out.format, out.format_reason), (Format::Webp, Some("avif-pixel-budget")));
+    let out = transform(&src, &variant("w=100&fmt=avif"), &limits).unwrap();
+    assert_eq!((out.format, out.format_reason), (Format::Avif, None));
+}
+
+#[test]
+fn alpha_is_premultiplied_while_resampling_and_flattened_onto_bg_for_jpeg() {
+    // Opaque red beside fully transparent green: no green may bleed into the edge.
+    let src = image::RgbaImage::from_fn(64, 8, |x, _| {
+        if x < 32 {
+            image::Rgba([255, 0, 0, 255])
+        } else {
+            image::Rgba([0, 255, 0, 0])
+        }
+    });
+    let out = transform(&png_rgba(&src), &variant("w=16"), &Limits::default()).unwrap();
+    let img = image::load_from_memory(&out.bytes).unwrap().to_rgba8();
+    for p in img.pixels().filter(|p| p[3] > 16) {
+        assert!(p[1] < 8 && p[0] > 240, "colour bled from transparent pixels: {p:?}");
+    }
+    let out = transform(&png_rgba(&src), &variant("w=16&fmt=jpeg&bg=0000ff"), &Limits::default()).unwrap();
+    let img = image::load_from_memory(&out.bytes).unwrap().to_rgb8();
+    let right = img.get_pixel(15, 1);
+    assert!(right[2] > 200 && right[1] < 40, "transparent area must show bg: {right:?}");
+}
+
+#[test]
+fn contain_pads_with_bg() {
+    let out = transform(&jpeg(400, 200), &variant("w=100&h=100&fit=contain&bg=ff0000"), &Limits::default()).unwrap();
+    let img = image::load_from_memory(&out.bytes).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (100, 100));
+    let corner = img.get_pixel(50, 2);
+    assert!(corner[0] > 230 && corner[1] < 30, "{corner:?}");
+}
+
+#[test]
+fn lim_orig_returns_the_original_bytes() {
+    let src = jpeg(100, 80);
+    let out = transform(&src, &variant("w=200&lim=orig"), &Limits::default()).unwrap();
+    assert!(out.passthrough);
+    assert_eq!(out.bytes, src);
+}
+
+#[test]
+fn adobe_cmyk_without_profile_is_not_inverted() {
+    // Adobe stores ink inverted: 255 everywhere means no ink, which is white.
+    assert_eq!(color::cmyk_to_rgb(&[255, 255, 255, 255], true, None), vec![255, 255, 255]);
+    assert_eq!(color::cmyk_to_rgb(&[0, 0, 0, 0], false, None), vec![255, 255, 255]);
+    // Full cyan ink: no red light.
+    assert_eq!(color::cmyk_to_rgb(&[0, 255, 255, 255], true, None), vec![0, 255, 255]);
+}

@@ -1,0 +1,268 @@
+//! `cargo xtask bench pipeline`: Pixgate's image pipeline against libvips, both
+//! in-process and single-threaded, interleaved per case so that machine noise hits both.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::proc::{self, root};
+use crate::{tools, Result};
+
+/// Debian packages the libvips peer needs (pyvips binds libvips through cffi).
+const PEER_PACKAGES: &[&str] = &["libvips-dev", "python3-venv", "python3-pip"];
+const WIDTH: u32 = 400;
+/// Rounds per case; each runs both sides with `ITERS` timed iterations after a warm-up.
+const ROUNDS: usize = 3;
+const ITERS: usize = 5;
+
+pub fn run(args: &[String]) -> Result<()> {
+    match args.first().map(String::as_str) {
+        Some("pipeline") => pipeline(),
+        _ => Err("usage: cargo xtask bench pipeline".into()),
+    }
+}
+
+struct Case {
+    image: String,
+    op: &'static str,
+    pixgate_ms: f64,
+    libvips_ms: f64,
+    pixgate_bytes: u64,
+    libvips_bytes: u64,
+    rss_mb: f64,
+    dssim: Option<(f64, f64)>,
+}
+
+fn pipeline() -> Result<()> {
+    let shared = root().join("../shared");
+    let images_dir = shared.join("bench-images");
+    let peer_script = shared.join("bench/vips_peer.py");
+    tools::ensure_debian_packages(PEER_PACKAGES)?;
+    let python = pyvips_venv()?;
+    let vips_version = output(
+        Command::new(&python)
+            .args(["-c", "import pyvips; print(pyvips.version(0), pyvips.version(1), pyvips.version(2), sep='.')"]),
+    )?;
+
+    proc::run(proc::cargo().args(["build", "--release", "-p", "pixgate-origin", "--example", "bench_pipeline"]))?;
+    let bench_bin = root().join("target/release/examples/bench_pipeline");
+    let work = root().join("target/bench");
+    let one = work.join("one");
+    std::fs::create_dir_all(&one).map_err(|e| e.to_string())?;
+
+    let mut names: Vec<String> = std::fs::read_dir(&images_dir)
+        .map_err(|e| format!("{}: {e}", images_dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.ends_with(".jpg") || n.ends_with(".png"))
+        .collect();
+    names.sort();
+
+    let mut cases = Vec::new();
+    for name in &names {
+        let ops: &[&'static str] = if name.ends_with(".png") { &["png"] } else { &["jpeg", "webp", "avif"] };
+        // The peer script takes a folder: give it one holding only this image.
+        for entry in std::fs::read_dir(&one).map_err(|e| e.to_string())?.flatten() {
+            let _ = std::fs::remove_file(entry.path());
+        }
+        std::os::unix::fs::symlink(images_dir.join(name), one.join(name)).map_err(|e| e.to_string())?;
+        for &op in ops {
+            let peer_out = work.join(format!("peer.{op}"));
+            if op == "avif" {
+                write_peer_avif(&python, &images_dir.join(name), &peer_out)?;
+            }
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            let mut last = String::new();
+            let mut peer_bytes = 0;
+            for _ in 0..ROUNDS {
+                let mut cmd = Command::new(&bench_bin);
+                cmd.arg("--image").arg(images_dir.join(name)).args(["--op", op, "--iters", &ITERS.to_string()]);
+                cmd.args(["--width", &WIDTH.to_string()]);
+                if op == "avif" {
+                    cmd.arg("--peer").arg(&peer_out);
+                }
+                last = output(&mut cmd)?;
+                ours.push(number(&last, "median_ms")?);
+                let json = work.join("peer.json");
+                let mut peer = Command::new(&python);
+                peer.arg(&peer_script).arg("--images").arg(&one).args(["--ops", op, "--iters", &ITERS.to_string()]);
+                peer.args(["--width", &WIDTH.to_string()]).arg("--json").arg(&json).env("VIPS_CONCURRENCY", "1");
+                output(&mut peer)?;
+                let text = std::fs::read_to_string(&json).map_err(|e| e.to_string())?;
+                theirs.push(number(&text, "median_ms")?);
+                peer_bytes = number(&text, "bytes")? as u64;
+            }
+            let case = Case {
+                image: name.clone(),
+                op,
+                pixgate_ms: median(&mut ours),
+                libvips_ms: median(&mut theirs),
+                pixgate_bytes: number(&last, "bytes")? as u64,
+                libvips_bytes: peer_bytes,
+                rss_mb: number(&last, "peak_rss_mb")?,
+                dssim: (op == "avif")
+                    .then(|| Ok::<_, String>((number(&last, "dssim")?, number(&last, "peer_dssim")?)))
+                    .transpose()?,
+            };
+            eprintln!("{name}/{op}: pixgate {:.1} ms, libvips {:.1} ms", case.pixgate_ms, case.libvips_ms);
+            cases.push(case);
+        }
+    }
+    let report = render(&cases, &vips_version);
+    std::fs::write(work.join("pipeline.json"), &report).map_err(|e| e.to_string())?;
+    print_table(&cases);
+    eprintln!("xtask: wrote {}", work.join("pipeline.json").display());
+    Ok(())
+}
+
+/// A venv under target/tools with PyPI's pyvips, made once.
+fn pyvips_venv() -> Result<PathBuf> {
+    let venv = root().join("target/tools/pyvips-venv");
+    let python = venv.join("bin/python3");
+    let has = |p: &Path| Command::new(p).args(["-c", "import pyvips"]).output().is_ok_and(|o| o.status.success());
+    if python.is_file() && has(&python) {
+        return Ok(python);
+    }
+    proc::run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    proc::run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "pyvips"]))?;
+    if !has(&python) {
+        return Err("pyvips installed but cannot load libvips".into());
+    }
+    Ok(python)
+}
+
+/// libvips' AVIF for the same case, saved so the example can score its DSSIM too.
+fn write_peer_avif(python: &Path, image: &Path, out: &Path) -> Result<()> {
+    let script = format!(
+        "import pyvips\nimg = pyvips.Image.thumbnail({image:?}, {WIDTH}, height=10_000_000)\nopen({out:?}, 'wb').write(img.write_to_buffer('.avif', Q=55, effort=4, strip=True))\n",
+        image = image.display().to_string(),
+        out = out.display().to_string(),
+    );
+    output(Command::new(python).args(["-c", &script]).env("VIPS_CONCURRENCY", "1")).map(|_| ())
+}
+
+fn output(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().map_err(|e| format!("cannot run {}: {e}", proc::describe(cmd)))?;
+    if !out.status.success() {
+        return Err(format!("`{}` failed: {}", proc::describe(cmd), String::from_utf8_lossy(&out.stderr)));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// The first number after `"key":` in a flat JSON text (both producers write flat objects).
+fn number(json: &str, key: &str) -> Result<f64> {
+    let pat = format!("\"{key}\":");
+    let at = json.find(&pat).ok_or_else(|| format!("no `{key}` in {json}"))? + pat.len();
+    let rest = json[at..].trim_start();
+    let end =
+        rest.find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | 'e' | 'E' | '+'))).unwrap_or(rest.len());
+    rest[..end].parse().map_err(|e| format!("`{key}` in {json}: {e}"))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = info
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown CPU");
+    format!("{cpus}, {}", model.trim())
+}
+
+fn is_baseline(image: &str) -> bool {
+    image.ends_with(".jpg") && !image.contains("progressive")
+}
+
+/// Target ratio for a case (pixgate ÷ libvips time).
+fn target(c: &Case) -> f64 {
+    match c.op {
+        "png" => 0.5,
+        "avif" => 0.5,
+        _ if is_baseline(&c.image) => 0.8,
+        _ => 1.0,
+    }
+}
+
+fn met(c: &Case) -> bool {
+    let ratio = c.pixgate_ms / c.libvips_ms;
+    let quality =
+        c.dssim.is_none_or(|(ours, theirs)| ours <= theirs && c.pixgate_bytes as f64 <= 1.05 * c.libvips_bytes as f64);
+    ratio <= target(c) && quality
+}
+
+fn esc(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+fn render(cases: &[Case], vips_version: &str) -> String {
+    let rows: Vec<String> = cases
+        .iter()
+        .map(|c| {
+            let dssim = c.dssim.map_or(String::new(), |(a, b)| format!(",\"pixgate_dssim\":{a:.6},\"libvips_dssim\":{b:.6}"));
+            format!(
+                "{{\"case\":\"{img}/{op}\",\"image\":\"{img}\",\"op\":\"{op}\",\"pixgate_ms\":{:.3},\"libvips_ms\":{:.3},\"ratio\":{:.3},\"ratio_of\":\"time, lower is better\",\"target_ratio\":{},\"target_met\":{},\"pixgate_bytes\":{},\"libvips_bytes\":{},\"pixgate_peak_rss_mb\":{:.1}{dssim}}}",
+                c.pixgate_ms,
+                c.libvips_ms,
+                c.pixgate_ms / c.libvips_ms,
+                target(c),
+                met(c),
+                c.pixgate_bytes,
+                c.libvips_bytes,
+                c.rss_mb,
+                img = esc(&c.image),
+                op = c.op,
+            )
+        })
+        .collect();
+    let geo = |f: &dyn Fn(&Case) -> bool| {
+        let r: Vec<f64> = cases.iter().filter(|c| f(c)).map(|c| (c.pixgate_ms / c.libvips_ms).ln()).collect();
+        if r.is_empty() {
+            0.0
+        } else {
+            (r.iter().sum::<f64>() / r.len() as f64).exp()
+        }
+    };
+    let rss_baseline =
+        cases.iter().filter(|c| is_baseline(&c.image) && c.op == "jpeg").map(|c| c.rss_mb).fold(0.0, f64::max);
+    format!(
+        "{{\"bench\":\"pipeline\",\"peer\":\"libvips {} thumbnail, in-process\",\"machine\":\"{}\",\"cases\":[\n{}\n],\"summary\":{{\"cases\":{},\"targets_met\":{},\"geomean_ratio\":{:.3},\"geomean_ratio_jpeg\":{:.3},\"geomean_ratio_webp\":{:.3},\"geomean_ratio_avif\":{:.3},\"geomean_ratio_png\":{:.3},\"max_peak_rss_mb_baseline_jpeg\":{:.1},\"width\":{WIDTH},\"rounds\":{ROUNDS},\"iters_per_round\":{ITERS}}}}}\n",
+        esc(vips_version),
+        esc(&machine()),
+        rows.join(",\n"),
+        cases.len(),
+        cases.iter().filter(|c| met(c)).count(),
+        geo(&|_| true),
+        geo(&|c| c.op == "jpeg"),
+        geo(&|c| c.op == "webp"),
+        geo(&|c| c.op == "avif"),
+        geo(&|c| c.op == "png"),
+        rss_baseline,
+    )
+}
+
+fn print_table(cases: &[Case]) {
+    println!(
+        "{:<42} {:>10} {:>10} {:>6} {:>6} {:>9} {:>9} {:>7} {:>17} met",
+        "case", "pixgate ms", "libvips ms", "ratio", "target", "px bytes", "lv bytes", "rss MB", "dssim px/lv"
+    );
+    for c in cases {
+        let dssim = c.dssim.map_or(String::new(), |(a, b)| format!("{a:.4}/{b:.4}"));
+        println!(
+            "{:<42} {:>10.1} {:>10.1} {:>6.2} {:>6.2} {:>9} {:>9} {:>7.1} {:>17} {}",
+            format!("{}/{}", c.image, c.op),
+            c.pixgate_ms,
+            c.libvips_ms,
+            c.pixgate_ms / c.libvips_ms,
+            target(c),
+            c.pixgate_bytes,
+            c.libvips_bytes,
+            c.rss_mb,
+            dssim,
+            if met(c) { "yes" } else { "no" }
+        );
+    }
+}
