@@ -11,14 +11,11 @@ pub mod qiniu;
 pub mod tencent;
 pub mod thumbor;
 
-use serde::Deserialize;
-
 use crate::error::{ErrorCode, PolicyError, Warning, WarningCode};
 use crate::variant::{Gravity, PostCrop, Rect, Variant, MAX_DIM};
 
 /// The dialect names of DESIGN.md §9.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {
     Generic,
     Imgix,
