@@ -173,7 +173,9 @@ pub(crate) fn is_remote(path: &[u8]) -> bool {
 /// pairs in either order (`top-left`, `lefttop`, `North_West`, ImageResizer's
 /// `topcenter`), `smart`/`entropy`/`auto`, `face(s)`.
 pub(crate) fn gravity_word(s: &str) -> Option<Gravity> {
-    let w: String = s.chars().filter(|c| !matches!(c, '-' | '_' | ' ' | ',')).flat_map(char::to_lowercase).collect();
+    // ASCII lowercasing is enough: the only other character that lowercases to ASCII, the
+    // Kelvin sign, becomes a `k`, which no word has.
+    let w: String = s.chars().filter(|c| !matches!(c, '-' | '_' | ' ' | ',')).map(|c| c.to_ascii_lowercase()).collect();
     if let Some(g) = Gravity::parse(&w) {
         return Some(g);
     }
