@@ -9,7 +9,12 @@ pub fn variant_id(canonical: &str) -> String {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("{h:016x}")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = String::with_capacity(16);
+    for i in (0..16).rev() {
+        id.push(HEX[((h >> (4 * i)) & 15) as usize] as char);
+    }
+    id
 }
 
 #[cfg(test)]

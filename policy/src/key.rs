@@ -51,6 +51,12 @@ pub fn validate_key(key: &str) -> Result<(), PolicyError> {
 /// uppercase hex, `/` between segments.
 pub fn encode_key(key: &str) -> String {
     let mut out = String::with_capacity(key.len() + 8);
+    encode_key_into(&mut out, key);
+    out
+}
+
+/// [`encode_key`], appended to `out`.
+pub fn encode_key_into(out: &mut String, key: &str) {
     for &b in key.as_bytes() {
         let keep = b.is_ascii_alphanumeric()
             || matches!(
@@ -67,7 +73,6 @@ pub fn encode_key(key: &str) -> String {
             out.push(HEX[(b & 15) as usize] as char);
         }
     }
-    out
 }
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";

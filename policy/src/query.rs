@@ -1,26 +1,34 @@
 //! Splitting and percent-decoding of untrusted query strings.
 
+use std::borrow::Cow;
+
 /// One `name[=value]` pair, percent-decoded (lossily: invalid UTF-8 becomes U+FFFD, which
-/// no grammar accepts, so the value is then rejected or dropped by name).
+/// no grammar accepts, so the value is then rejected or dropped by name). Borrowed from
+/// the query unless decoding or lowercasing had to change it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pair {
-    pub name: String,
-    pub value: String,
+pub struct Pair<'a> {
+    pub name: Cow<'a, str>,
+    pub value: Cow<'a, str>,
 }
 
-/// Splits `a=1&b=2` into decoded pairs. Empty segments (`a=1&&b=2`) are skipped.
-pub fn pairs(query: &[u8]) -> Vec<Pair> {
-    query
-        .split(|&b| b == b'&')
-        .filter(|seg| !seg.is_empty())
-        .map(|seg| {
-            let (name, value) = match seg.iter().position(|&b| b == b'=') {
-                Some(i) => (&seg[..i], &seg[i + 1..]),
-                None => (seg, &b""[..]),
-            };
-            Pair { name: decode_lossy(name).to_ascii_lowercase(), value: decode_lossy(value) }
-        })
-        .collect()
+/// Splits `a=1&b=2` into decoded pairs, names lowercased. Empty segments (`a=1&&b=2`) are
+/// skipped.
+pub fn pairs(query: &[u8]) -> impl Iterator<Item = Pair<'_>> + Clone {
+    query.split(|&b| b == b'&').filter(|seg| !seg.is_empty()).map(|seg| {
+        let (name, value) = match seg.iter().position(|&b| b == b'=') {
+            Some(i) => (&seg[..i], &seg[i + 1..]),
+            None => (seg, &b""[..]),
+        };
+        let name = match decode_lossy(name) {
+            Cow::Borrowed(n) if n.bytes().any(|b| b.is_ascii_uppercase()) => Cow::Owned(n.to_ascii_lowercase()),
+            Cow::Owned(mut n) => {
+                n.make_ascii_lowercase();
+                Cow::Owned(n)
+            }
+            n => n,
+        };
+        Pair { name, value: decode_lossy(value) }
+    })
 }
 
 /// Percent-decodes once. A `%` not followed by two hex digits is kept literally.
@@ -42,8 +50,19 @@ pub fn decode(input: &[u8]) -> Vec<u8> {
     out
 }
 
-pub fn decode_lossy(input: &[u8]) -> String {
-    String::from_utf8_lossy(&decode(input)).into_owned()
+/// [`decode`], then UTF-8 lossily; borrows `input` when there is nothing to change.
+pub fn decode_lossy(input: &[u8]) -> Cow<'_, str> {
+    if !input.contains(&b'%') {
+        // `from_utf8` checks ASCII quickly; the lossy path only runs on bad bytes.
+        return match std::str::from_utf8(input) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(input),
+        };
+    }
+    match String::from_utf8(decode(input)) {
+        Ok(s) => Cow::Owned(s),
+        Err(e) => Cow::Owned(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
 }
 
 fn hex(b: u8) -> Option<u8> {
@@ -80,7 +99,7 @@ mod tests {
 
     #[test]
     fn pairs_lowercase_names_and_keep_values() {
-        let p = pairs(b"Width=200&&crop&Q=8%30");
+        let p: Vec<Pair> = pairs(b"Width=200&&crop&Q=8%30").collect();
         assert_eq!(
             p,
             vec![

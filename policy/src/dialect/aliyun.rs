@@ -24,7 +24,7 @@ pub fn translate(path: &[u8], raw_query: &[u8]) -> Result<Translated, PolicyErro
     let mut w = Vec::new();
     let mut chain = Chain::default();
     for pair in query::pairs(raw_query) {
-        let name = pair.name.as_str();
+        let name = &*pair.name;
         if is_process_param(name) {
             process(&mut v, &mut chain, &pair.value, &mut w)?;
         } else if !is_signature_param(name) {

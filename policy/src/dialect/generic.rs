@@ -44,7 +44,7 @@ pub fn translate_with(vocab: Vocab, path: &[u8], raw_query: &[u8]) -> Result<Tra
     let mut expires = None;
 
     for pair in query::pairs(raw_query) {
-        let (name, value) = (pair.name.as_str(), pair.value.as_str());
+        let (name, value) = (&*pair.name, &*pair.value);
         let bad = || PolicyError::bad_param(name, value);
         match name {
             "width" | "w" | "imwidth" | "maxwidth" => {
@@ -145,9 +145,9 @@ pub fn translate_with(vocab: Vocab, path: &[u8], raw_query: &[u8]) -> Result<Tra
                     _ => return Err(bad()),
                 }
             }
-            "sig" | "signature" | "sign" => signature = Some(pair.value.clone()),
+            "sig" | "signature" | "sign" => signature = Some(value.to_owned()),
             // `s` is the canonical short edge; a non-number is imgix's signature.
-            "s" if !is_number(value) => signature = Some(pair.value.clone()),
+            "s" if !is_number(value) => signature = Some(value.to_owned()),
             "exp" | "expires" => {
                 expires = Some(value.parse::<u64>().map_err(|_| bad())?);
             }

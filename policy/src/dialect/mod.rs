@@ -117,15 +117,19 @@ pub fn sniff(path: &[u8], query: &[u8]) -> Dialect {
     if first.starts_with(b"imageMogr2/") || first == b"imageMogr2" {
         return Dialect::Tencent;
     }
-    let pairs = crate::query::pairs(query);
-    if pairs.iter().any(|p| aliyun::is_process_param(&p.name)) {
-        return Dialect::Aliyun;
+    // One pass: an Aliyun process parameter anywhere wins over imgix-only words.
+    let mut imgix_only = false;
+    for p in crate::query::pairs(query) {
+        if aliyun::is_process_param(&p.name) {
+            return Dialect::Aliyun;
+        }
+        imgix_only = imgix_only
+            || match &*p.name {
+                "fm" | "auto" => true,
+                "fit" | "f" => matches!(&*p.value, "clip" | "max" | "min" | "scale" | "fillmax" | "facearea"),
+                _ => false,
+            };
     }
-    let imgix_only = pairs.iter().any(|p| match p.name.as_str() {
-        "fm" | "auto" => true,
-        "fit" | "f" => matches!(p.value.as_str(), "clip" | "max" | "min" | "scale" | "fillmax" | "facearea"),
-        _ => false,
-    });
     if imgix_only {
         Dialect::Imgix
     } else {
