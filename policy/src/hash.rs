@@ -10,11 +10,11 @@ pub fn variant_id(canonical: &str) -> String {
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut id = String::with_capacity(16);
-    for i in (0..16).rev() {
-        id.push(HEX[((h >> (4 * i)) & 15) as usize] as char);
+    let mut id = [0u8; 16];
+    for (i, d) in id.iter_mut().enumerate() {
+        *d = HEX[((h >> (60 - 4 * i)) & 15) as usize];
     }
-    id
+    String::from_utf8(id.to_vec()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -724,9 +724,7 @@ pub(crate) fn push_uint(out: &mut String, mut v: u32) {
             break;
         }
     }
-    for &d in &buf[i..] {
-        out.push(d as char);
-    }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
 }
 
 /// Parses a non-negative decimal into fixed point with `decimals` places, rounding
