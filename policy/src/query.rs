@@ -14,21 +14,27 @@ pub struct Pair<'a> {
 /// Splits `a=1&b=2` into decoded pairs, names lowercased. Empty segments (`a=1&&b=2`) are
 /// skipped.
 pub fn pairs(query: &[u8]) -> impl Iterator<Item = Pair<'_>> + Clone {
-    query.split(|&b| b == b'&').filter(|seg| !seg.is_empty()).map(|seg| {
-        let (name, value) = match seg.iter().position(|&b| b == b'=') {
-            Some(i) => (&seg[..i], &seg[i + 1..]),
-            None => (seg, &b""[..]),
-        };
-        let name = match decode_lossy(name) {
-            Cow::Borrowed(n) if n.bytes().any(|b| b.is_ascii_uppercase()) => Cow::Owned(n.to_ascii_lowercase()),
-            Cow::Owned(mut n) => {
-                n.make_ascii_lowercase();
-                Cow::Owned(n)
-            }
-            n => n,
-        };
-        Pair { name, value: decode_lossy(value) }
+    raw_pairs(query).map(|(name, value)| Pair { name: decode_name(name), value: decode_lossy(value) })
+}
+
+/// The `(name, value)` byte ranges of [`pairs`], not decoded.
+pub fn raw_pairs(query: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> + Clone {
+    query.split(|&b| b == b'&').filter(|seg| !seg.is_empty()).map(|seg| match seg.iter().position(|&b| b == b'=') {
+        Some(i) => (&seg[..i], &seg[i + 1..]),
+        None => (seg, &b""[..]),
     })
+}
+
+/// A parameter name as [`pairs`] gives it: decoded, ASCII-lowercased.
+pub fn decode_name(raw: &[u8]) -> Cow<'_, str> {
+    match decode_lossy(raw) {
+        Cow::Borrowed(n) if n.bytes().any(|b| b.is_ascii_uppercase()) => Cow::Owned(n.to_ascii_lowercase()),
+        Cow::Owned(mut n) => {
+            n.make_ascii_lowercase();
+            Cow::Owned(n)
+        }
+        n => n,
+    }
 }
 
 /// Percent-decodes once. A `%` not followed by two hex digits is kept literally.

@@ -362,39 +362,40 @@ impl Variant {
     /// a canonical parameter (the caller decides whether to drop it).
     pub fn set(&mut self, name: &str, value: &str, warnings: &mut Vec<Warning>) -> Result<bool, PolicyError> {
         let bad = || PolicyError::bad_param(name, value);
-        match name {
-            "w" => self.w = Some(parse_dim(name, value)?),
-            "h" => self.h = Some(parse_dim(name, value)?),
-            "l" => self.l = Some(parse_dim(name, value)?),
-            "s" => self.s = Some(parse_dim(name, value)?),
-            "pct" => self.pct = Some(parse_percent(value).ok_or_else(bad)?),
-            "pctw" => self.pctw = Some(parse_percent(value).ok_or_else(bad)?),
-            "pcth" => self.pcth = Some(parse_percent(value).ok_or_else(bad)?),
-            "area" => {
+        // Byte patterns: see `dialect::generic::translate_with`.
+        match name.as_bytes() {
+            b"w" => self.w = Some(parse_dim(name, value)?),
+            b"h" => self.h = Some(parse_dim(name, value)?),
+            b"l" => self.l = Some(parse_dim(name, value)?),
+            b"s" => self.s = Some(parse_dim(name, value)?),
+            b"pct" => self.pct = Some(parse_percent(value).ok_or_else(bad)?),
+            b"pctw" => self.pctw = Some(parse_percent(value).ok_or_else(bad)?),
+            b"pcth" => self.pcth = Some(parse_percent(value).ok_or_else(bad)?),
+            b"area" => {
                 let v = parse_uint(value).ok_or_else(bad)?;
                 if !(1..=MAX_AREA).contains(&v) {
                     return Err(bad());
                 }
                 self.area = Some(v);
             }
-            "reduce" => self.reduce = parse_bool01(value).ok_or_else(bad)?,
-            "post_crop" => self.post_crop = Some(PostCrop::parse(value).ok_or_else(bad)?),
-            "dpr" => self.dpr = parse_dpr(value, warnings).ok_or_else(bad)?,
-            "fit" => self.fit = Fit::parse(value).ok_or_else(bad)?,
-            "enlarge" => self.enlarge = parse_bool01(value).ok_or_else(bad)?,
-            "lim" => {
+            b"reduce" => self.reduce = parse_bool01(value).ok_or_else(bad)?,
+            b"post_crop" => self.post_crop = Some(PostCrop::parse(value).ok_or_else(bad)?),
+            b"dpr" => self.dpr = parse_dpr(value, warnings).ok_or_else(bad)?,
+            b"fit" => self.fit = Fit::parse(value).ok_or_else(bad)?,
+            b"enlarge" => self.enlarge = parse_bool01(value).ok_or_else(bad)?,
+            b"lim" => {
                 if value != "orig" {
                     return Err(bad());
                 }
                 self.lim_orig = true;
             }
-            "gravity" => self.gravity = Gravity::parse(value).ok_or_else(bad)?,
-            "crop" => self.crop = Some(Rect::parse(value).ok_or_else(bad)?),
-            "q" => self.q = Some(parse_quality(name, value, warnings)?),
-            "fmt" => self.fmt = Some(Format::parse(value).ok_or_else(bad)?),
-            "prog" => self.prog = parse_bool01(value).ok_or_else(bad)?,
-            "bg" => self.bg = Some(parse_color(value).ok_or_else(bad)?),
-            "rot" => {
+            b"gravity" => self.gravity = Gravity::parse(value).ok_or_else(bad)?,
+            b"crop" => self.crop = Some(Rect::parse(value).ok_or_else(bad)?),
+            b"q" => self.q = Some(parse_quality(name, value, warnings)?),
+            b"fmt" => self.fmt = Some(Format::parse(value).ok_or_else(bad)?),
+            b"prog" => self.prog = parse_bool01(value).ok_or_else(bad)?,
+            b"bg" => self.bg = Some(parse_color(value).ok_or_else(bad)?),
+            b"rot" => {
                 self.rot = match value {
                     "0" => 0,
                     "90" => 90,
@@ -403,7 +404,7 @@ impl Variant {
                     _ => return Err(bad()),
                 }
             }
-            "flip" => {
+            b"flip" => {
                 self.flip = Some(match value {
                     "h" => Flip::H,
                     "v" => Flip::V,
@@ -411,7 +412,7 @@ impl Variant {
                     _ => return Err(bad()),
                 })
             }
-            "blur" => {
+            b"blur" => {
                 let v = parse_fixed(value, 2).ok_or_else(bad)?;
                 if !(30..=10_000).contains(&v) {
                     return Err(bad());

@@ -9,7 +9,7 @@ use crate::query;
 use crate::variant::{dropped, parse_fixed, parse_uint, Fit, Gravity, Variant};
 
 pub(crate) fn is_process_param(name: &str) -> bool {
-    matches!(name, "x-oss-process" | "x-image-process" | "x-bce-process")
+    matches!(name.as_bytes(), b"x-oss-process" | b"x-image-process" | b"x-bce-process")
 }
 
 /// Signed-URL parameters of OSS, stripped from the canonical key.

@@ -117,16 +117,21 @@ pub fn sniff(path: &[u8], query: &[u8]) -> Dialect {
     if first.starts_with(b"imageMogr2/") || first == b"imageMogr2" {
         return Dialect::Tencent;
     }
-    // One pass: an Aliyun process parameter anywhere wins over imgix-only words.
+    // One pass: an Aliyun process parameter anywhere wins over imgix-only words. Only
+    // names are decoded, and the value of `fit`/`f`.
     let mut imgix_only = false;
-    for p in crate::query::pairs(query) {
-        if aliyun::is_process_param(&p.name) {
+    for (name, value) in crate::query::raw_pairs(query) {
+        let name = crate::query::decode_name(name);
+        if aliyun::is_process_param(&name) {
             return Dialect::Aliyun;
         }
         imgix_only = imgix_only
-            || match &*p.name {
-                "fm" | "auto" => true,
-                "fit" | "f" => matches!(&*p.value, "clip" | "max" | "min" | "scale" | "fillmax" | "facearea"),
+            || match name.as_bytes() {
+                b"fm" | b"auto" => true,
+                b"fit" | b"f" => matches!(
+                    &*crate::query::decode_lossy(value),
+                    "clip" | "max" | "min" | "scale" | "fillmax" | "facearea"
+                ),
                 _ => false,
             };
     }
