@@ -772,7 +772,7 @@ fn push_fixed(out: &mut String, v: u32, decimals: u32) {
     out.push('.');
     // Leading zeros of the fraction, then its digits without trailing zeros.
     let mut width = decimals;
-    while frac % 10 == 0 {
+    while frac.is_multiple_of(10) {
         frac /= 10;
         width -= 1;
     }
