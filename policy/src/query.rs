@@ -56,6 +56,15 @@ pub fn decode(input: &[u8]) -> Vec<u8> {
     out
 }
 
+/// [`decode`], borrowing `input` when it has no `%`.
+pub fn decode_bytes(input: &[u8]) -> Cow<'_, [u8]> {
+    if input.contains(&b'%') {
+        Cow::Owned(decode(input))
+    } else {
+        Cow::Borrowed(input)
+    }
+}
+
 /// [`decode`], then UTF-8 lossily; borrows `input` when there is nothing to change.
 pub fn decode_lossy(input: &[u8]) -> Cow<'_, str> {
     if !input.contains(&b'%') {

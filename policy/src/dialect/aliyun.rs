@@ -8,8 +8,11 @@ use crate::key;
 use crate::query;
 use crate::variant::{dropped, parse_fixed, parse_uint, Fit, Gravity, Variant};
 
+/// The query parameters that carry a processing spec.
+pub(crate) const PROCESS_PARAMS: &[&str] = &["x-oss-process", "x-image-process", "x-bce-process"];
+
 pub(crate) fn is_process_param(name: &str) -> bool {
-    matches!(name.as_bytes(), b"x-oss-process" | b"x-image-process" | b"x-bce-process")
+    PROCESS_PARAMS.contains(&name)
 }
 
 /// Signed-URL parameters of OSS, stripped from the canonical key.

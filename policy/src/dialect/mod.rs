@@ -117,23 +117,23 @@ pub fn sniff(path: &[u8], query: &[u8]) -> Dialect {
     if first.starts_with(b"imageMogr2/") || first == b"imageMogr2" {
         return Dialect::Tencent;
     }
-    // One pass: an Aliyun process parameter anywhere wins over imgix-only words. Only
-    // names are decoded, and the value of `fit`/`f`.
+    // One pass: an Aliyun process parameter anywhere wins over imgix-only words. Names
+    // and values are compared as percent-decoded bytes (what `query::pairs` would give,
+    // up to case and U+FFFD, which no word here has): most need no decoding at all.
     let mut imgix_only = false;
+    let is = |name: &[u8], words: &[&str]| words.iter().any(|w| name.eq_ignore_ascii_case(w.as_bytes()));
     for (name, value) in crate::query::raw_pairs(query) {
-        let name = crate::query::decode_name(name);
-        if aliyun::is_process_param(&name) {
+        let name = crate::query::decode_bytes(name);
+        if is(&name, aliyun::PROCESS_PARAMS) {
             return Dialect::Aliyun;
         }
         imgix_only = imgix_only
-            || match name.as_bytes() {
-                b"fm" | b"auto" => true,
-                b"fit" | b"f" => matches!(
-                    &*crate::query::decode_lossy(value),
-                    "clip" | "max" | "min" | "scale" | "fillmax" | "facearea"
-                ),
-                _ => false,
-            };
+            || is(&name, &["fm", "auto"])
+            || (is(&name, &["fit", "f"])
+                && matches!(
+                    &*crate::query::decode_bytes(value),
+                    b"clip" | b"max" | b"min" | b"scale" | b"fillmax" | b"facearea"
+                ));
     }
     if imgix_only {
         Dialect::Imgix
