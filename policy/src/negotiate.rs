@@ -49,15 +49,19 @@ pub fn acceptance(accept: &[u8], mime: &str) -> Acceptance {
 /// [`acceptance`] of several types in one pass over the header.
 fn acceptances<const N: usize>(accept: &[u8], mimes: [&str; N]) -> [Acceptance; N] {
     let mut result = [Acceptance::Unlisted; N];
-    for member in accept.split(|&b| b == b',') {
-        let mut parts = member.split(|&b| b == b';');
-        let Some(range) = parts.next() else { continue };
-        let range = trim(range);
+    // Index scanning rather than nested `split` iterators: this runs on every request.
+    let mut start = 0;
+    while start <= accept.len() {
+        let end = accept[start..].iter().position(|&b| b == b',').map_or(accept.len(), |p| start + p);
+        let member = &accept[start..end];
+        start = end + 1;
+        let range_end = member.iter().position(|&b| b == b';').unwrap_or(member.len());
+        let range = trim(&member[..range_end]);
         let Some(i) = mimes.iter().position(|m| range.eq_ignore_ascii_case(m.as_bytes())) else {
             continue;
         };
         let mut q_zero = false;
-        for param in parts {
+        for param in member[range_end..].split(|&b| b == b';').skip(1) {
             let param = trim(param);
             if param.len() >= 2 && param[..2].eq_ignore_ascii_case(b"q=") {
                 q_zero = is_zero_q(trim(&param[2..]));
