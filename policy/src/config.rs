@@ -104,7 +104,7 @@ impl FilterConfig {
 
 fn read_filter_config(r: &mut Reader<'_>) -> Result<FilterConfig, String> {
     let mut c = FilterConfig::default();
-    r.structure("FilterConfig", &["routes", "debug_headers", "allow_explain"], |r, i| {
+    r.structure("FilterConfig", &["routes", "debug_headers", "allow_explain"], &mut |r, i| {
         match i {
             0 => c.routes = r.seq(read_route)?,
             1 => c.debug_headers = r.boolean()?,
@@ -128,7 +128,7 @@ fn read_route(r: &mut Reader<'_>) -> Result<RouteConfig, String> {
         lossy: LossyPolicy::default(),
         signature: None,
     };
-    r.structure("RouteConfig", FIELDS, |r, i| {
+    r.structure("RouteConfig", FIELDS, &mut |r, i| {
         match i {
             0 => c.prefix = r.string()?,
             1 => c.host = if r.null()? { None } else { Some(r.string()?) },
@@ -160,7 +160,7 @@ fn read_route(r: &mut Reader<'_>) -> Result<RouteConfig, String> {
 fn read_signature(r: &mut Reader<'_>) -> Result<SignatureConfig, String> {
     let mut keys = None;
     let mut required = false;
-    r.structure("SignatureConfig", &["keys", "required"], |r, i| {
+    r.structure("SignatureConfig", &["keys", "required"], &mut |r, i| {
         match i {
             0 => keys = Some(r.seq(Reader::string)?),
             _ => required = r.boolean()?,
@@ -173,7 +173,7 @@ fn read_signature(r: &mut Reader<'_>) -> Result<SignatureConfig, String> {
 
 fn read_formats(r: &mut Reader<'_>) -> Result<FormatsConfig, String> {
     let mut f = FormatsConfig::default();
-    r.structure("FormatsConfig", &["avif", "webp", "user_agent_fallback"], |r, i| {
+    r.structure("FormatsConfig", &["avif", "webp", "user_agent_fallback"], &mut |r, i| {
         let v = r.boolean()?;
         match i {
             0 => f.avif = v,

@@ -208,12 +208,12 @@ impl<'a> Reader<'a> {
 
     /// A struct with `fields`, as an object (unknown and repeated names are errors) or,
     /// as serde reads structs, an array of field values in declaration order. `field`
-    /// reads the value of field number `i`.
+    /// reads the value of field number `i`. (`dyn`: one copy of this for every struct.)
     pub fn structure(
         &mut self,
         name: &str,
         fields: &[&str],
-        mut field: impl FnMut(&mut Self, usize) -> Result<(), String>,
+        field: &mut dyn FnMut(&mut Self, usize) -> Result<(), String>,
     ) -> Result<(), String> {
         match self.peek() {
             Some(b'{') => {}
