@@ -123,6 +123,10 @@ pub fn sniff(path: &[u8], query: &[u8]) -> Dialect {
     let mut imgix_only = false;
     let is = |name: &[u8], words: &[&str]| words.iter().any(|w| name.eq_ignore_ascii_case(w.as_bytes()));
     for (name, value) in crate::query::raw_pairs(query) {
+        // Every word below starts with `x`, `f` or `a` (an escape starts with `%`).
+        if !matches!(name.first().map(u8::to_ascii_lowercase), Some(b'x' | b'f' | b'a' | b'%')) {
+            continue;
+        }
         let name = crate::query::decode_bytes(name);
         if is(&name, aliyun::PROCESS_PARAMS) {
             return Dialect::Aliyun;
