@@ -2,59 +2,44 @@
 //! --config` and by the origin. Unknown fields are errors so that a typo never silently
 //! turns a feature off.
 
-use serde::Deserialize;
-
 use crate::dialect::Dialect;
+use crate::json::Reader;
 
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FilterConfig {
     /// Route profiles, first match wins. Empty: one default route claims every path,
     /// with the key being the path without a leading `/img/` or `/`.
-    #[serde(default)]
     pub routes: Vec<RouteConfig>,
     /// Add `x-pixgate-dialect` and `x-pixgate-canonical` to responses.
-    #[serde(default)]
     pub debug_headers: bool,
     /// Answer requests carrying `x-pixgate-explain: 1` with the explain JSON.
-    #[serde(default)]
     pub allow_explain: bool,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteConfig {
     /// Path prefix the route claims (default `/`). The key is what follows it.
-    #[serde(default = "default_prefix")]
     pub prefix: String,
     /// Host (authority without port, case-insensitive) the route claims; any when absent.
-    #[serde(default)]
     pub host: Option<String>,
     /// The route's dialect; sniffed from the URL's shape when absent.
-    #[serde(default)]
     pub dialect: Option<Dialect>,
     /// Prepended to the key taken from the URL (maps a legacy bucket onto the store).
-    #[serde(default)]
     pub key_prefix: String,
-    #[serde(default)]
     pub formats: FormatsConfig,
     /// Add `User-Agent` to `Vary` when the User-Agent fallback may decide. Off by default:
     /// correctness for clients without an image `Accept` behind a shared cache, against
     /// cache fragmentation (DESIGN.md §4).
-    #[serde(default)]
     pub vary_user_agent: bool,
     /// What to do with a legacy feature the canonical model can only approximate:
     /// `"approximate"` (default; counted and warned about) or `"reject"` (400
     /// `unsupported_legacy_feature`).
-    #[serde(default)]
     pub lossy: LossyPolicy,
     /// URL signatures for this route (see [`crate::sign`]); none when absent.
-    #[serde(default)]
     pub signature: Option<SignatureConfig>,
 }
 
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum LossyPolicy {
     #[default]
     Approximate,
@@ -62,8 +47,7 @@ pub enum LossyPolicy {
 }
 
 /// `"signature": {"keys": ["k1", "k2"], "required": true}`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SignatureConfig {
     /// HMAC secrets, any of which verifies (rotation: add the new key, later drop the old
     /// one). Pixgate `sig` parameters use HMAC-SHA256; on a thumbor route they are
@@ -71,19 +55,14 @@ pub struct SignatureConfig {
     pub keys: Vec<String>,
     /// `true`: a request without a valid signature is 403 `bad_signature` (thumbor:
     /// `/unsafe/` URLs too). `false`: a signature, when present, is still verified.
-    #[serde(default)]
     pub required: bool,
 }
 
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FormatsConfig {
-    #[serde(default = "yes")]
     pub avif: bool,
-    #[serde(default = "yes")]
     pub webp: bool,
     /// Decide by User-Agent when `Accept` names no image type.
-    #[serde(default = "yes")]
     pub user_agent_fallback: bool,
 }
 
@@ -93,21 +72,15 @@ impl Default for FormatsConfig {
     }
 }
 
-fn default_prefix() -> String {
-    "/".to_owned()
-}
-
-fn yes() -> bool {
-    true
-}
-
 impl FilterConfig {
     /// Parses and validates the JSON configuration. Errors name the offending field.
     pub fn from_json(bytes: &[u8]) -> Result<FilterConfig, String> {
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(FilterConfig::default());
         }
-        let cfg: FilterConfig = serde_json::from_slice(bytes).map_err(|e| e.to_string())?;
+        let mut r = Reader::new(bytes);
+        let cfg = read_filter_config(&mut r)?;
+        r.end()?;
         for (i, r) in cfg.routes.iter().enumerate() {
             if !r.prefix.starts_with('/') {
                 return Err(format!("routes[{i}].prefix must start with `/`"));
@@ -124,6 +97,92 @@ impl FilterConfig {
         }
         Ok(cfg)
     }
+}
+
+// The readers below mirror what `#[derive(Deserialize)]` with `deny_unknown_fields`
+// accepted: absent fields take their defaults, `null` is absent for `Option` fields only.
+
+fn read_filter_config(r: &mut Reader<'_>) -> Result<FilterConfig, String> {
+    let mut c = FilterConfig::default();
+    r.structure("FilterConfig", &["routes", "debug_headers", "allow_explain"], &mut |r, i| {
+        match i {
+            0 => c.routes = r.seq(read_route)?,
+            1 => c.debug_headers = r.boolean()?,
+            _ => c.allow_explain = r.boolean()?,
+        }
+        Ok(())
+    })?;
+    Ok(c)
+}
+
+fn read_route(r: &mut Reader<'_>) -> Result<RouteConfig, String> {
+    const FIELDS: &[&str] =
+        &["prefix", "host", "dialect", "key_prefix", "formats", "vary_user_agent", "lossy", "signature"];
+    let mut c = RouteConfig {
+        prefix: "/".to_owned(),
+        host: None,
+        dialect: None,
+        key_prefix: String::new(),
+        formats: FormatsConfig::default(),
+        vary_user_agent: false,
+        lossy: LossyPolicy::default(),
+        signature: None,
+    };
+    r.structure("RouteConfig", FIELDS, &mut |r, i| {
+        match i {
+            0 => c.prefix = r.string()?,
+            1 => c.host = if r.null()? { None } else { Some(r.string()?) },
+            2 => {
+                c.dialect = if r.null()? {
+                    None
+                } else {
+                    let names = Dialect::ALL.map(Dialect::as_str);
+                    Some(r.variant(&names, Dialect::parse)?)
+                }
+            }
+            3 => c.key_prefix = r.string()?,
+            4 => c.formats = read_formats(r)?,
+            5 => c.vary_user_agent = r.boolean()?,
+            6 => {
+                c.lossy = r.variant(&["approximate", "reject"], |s| match s {
+                    "approximate" => Some(LossyPolicy::Approximate),
+                    "reject" => Some(LossyPolicy::Reject),
+                    _ => None,
+                })?
+            }
+            _ => c.signature = if r.null()? { None } else { Some(read_signature(r)?) },
+        }
+        Ok(())
+    })?;
+    Ok(c)
+}
+
+fn read_signature(r: &mut Reader<'_>) -> Result<SignatureConfig, String> {
+    let mut keys = None;
+    let mut required = false;
+    r.structure("SignatureConfig", &["keys", "required"], &mut |r, i| {
+        match i {
+            0 => keys = Some(r.seq(Reader::string)?),
+            _ => required = r.boolean()?,
+        }
+        Ok(())
+    })?;
+    let keys = keys.ok_or_else(|| r.err("missing field `keys`"))?;
+    Ok(SignatureConfig { keys, required })
+}
+
+fn read_formats(r: &mut Reader<'_>) -> Result<FormatsConfig, String> {
+    let mut f = FormatsConfig::default();
+    r.structure("FormatsConfig", &["avif", "webp", "user_agent_fallback"], &mut |r, i| {
+        let v = r.boolean()?;
+        match i {
+            0 => f.avif = v,
+            1 => f.webp = v,
+            _ => f.user_agent_fallback = v,
+        }
+        Ok(())
+    })?;
+    Ok(f)
 }
 
 #[cfg(test)]

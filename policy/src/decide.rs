@@ -37,13 +37,14 @@ pub struct Outcome {
 impl Outcome {
     /// `/img/<key>?<canonical query>`.
     pub fn canonical_path(&self) -> String {
-        let q = self.variant.to_query();
-        let mut p = String::with_capacity(6 + self.key.len() + q.len());
+        let mut p = String::with_capacity(64 + self.key.len());
         p.push_str("/img/");
-        p.push_str(&key::encode_key(&self.key));
-        if !q.is_empty() {
-            p.push('?');
-            p.push_str(&q);
+        key::encode_key_into(&mut p, &self.key);
+        p.push('?');
+        let before = p.len();
+        self.variant.write_query(&mut p);
+        if p.len() == before {
+            p.pop();
         }
         p
     }
@@ -61,6 +62,8 @@ pub enum Decision {
 #[derive(Debug, Clone)]
 pub struct Policy {
     config: FilterConfig,
+    /// The route used when the configuration has none, built once.
+    default_route: RouteConfig,
 }
 
 /// The route used when the configuration has none.
@@ -79,7 +82,7 @@ fn default_route() -> RouteConfig {
 
 impl Policy {
     pub fn new(config: FilterConfig) -> Policy {
-        Policy { config }
+        Policy { config, default_route: default_route() }
     }
 
     pub fn config(&self) -> &FilterConfig {
@@ -88,10 +91,8 @@ impl Policy {
 
     pub fn decide(&self, req: &RequestHead<'_>) -> Decision {
         let (path, query) = split_target(req.path);
-        let default;
         let route = if self.config.routes.is_empty() {
-            default = default_route();
-            &default
+            &self.default_route
         } else {
             match self.config.routes.iter().find(|r| route_matches(r, req.authority, path)) {
                 Some(r) => r,
@@ -108,10 +109,8 @@ impl Policy {
     /// route claims it.
     pub fn dialect_for(&self, req: &RequestHead<'_>) -> Option<Dialect> {
         let (path, query) = split_target(req.path);
-        let default;
         let route = if self.config.routes.is_empty() {
-            default = default_route();
-            &default
+            &self.default_route
         } else {
             self.config.routes.iter().find(|r| route_matches(r, req.authority, path))?
         };
@@ -133,10 +132,15 @@ impl Policy {
         // Canonical URLs keep their `/img/` namespace whatever the route prefix.
         let (sniffed, rest) = sniff_route_path(route, rest, query);
         let dialect = route.dialect.unwrap_or(sniffed);
-        let t = dialect::translate(dialect, rest, query)?;
-        let mut variant = t.variant.clone();
-        let key = if route.key_prefix.is_empty() { t.key.clone() } else { format!("{}{}", route.key_prefix, t.key) };
-        key::validate_key(&key)?;
+        let mut t = dialect::translate(dialect, rest, query)?;
+        // Translators return keys that `key::parse_key` validated; only a prefixed key is new.
+        let key = if route.key_prefix.is_empty() {
+            std::mem::take(&mut t.key)
+        } else {
+            let key = format!("{}{}", route.key_prefix, t.key);
+            key::validate_key(&key)?;
+            key
+        };
 
         if route.lossy == LossyPolicy::Reject {
             if let Some(w) = t.warnings.iter().find(|w| w.code == WarningCode::Lossy) {
@@ -144,8 +148,9 @@ impl Policy {
             }
         }
         if let Some(sc) = &route.signature {
-            check_signature(sc, dialect, &t, &key, &variant, req.now)?;
+            check_signature(sc, dialect, &t, &key, req.now)?;
         }
+        let mut variant = std::mem::take(&mut t.variant);
 
         let negotiates = route.formats.avif || route.formats.webp;
         let format_reason = match variant.fmt {
@@ -196,7 +201,6 @@ fn check_signature(
     dialect: Dialect,
     t: &dialect::Translated,
     store_key: &str,
-    variant: &Variant,
     now: Option<u64>,
 ) -> Result<(), PolicyError> {
     let bad = |m: &str| PolicyError::new(ErrorCode::BadSignature, m);
@@ -210,7 +214,7 @@ fn check_signature(
     }
     match &t.signature {
         Some(sig) => {
-            let msg = crate::sign::message(store_key, variant, t.expires);
+            let msg = crate::sign::message(store_key, &t.variant, t.expires);
             if !crate::sign::verify(&sc.keys, msg.as_bytes(), sig) {
                 return Err(bad("signature does not match"));
             }

@@ -62,7 +62,13 @@ impl PolicyError {
 
     /// The JSON error body of DESIGN.md §5.
     pub fn to_json(&self) -> String {
-        serde_json::json!({"error": {"code": self.code.as_str(), "message": self.message}}).to_string()
+        let mut out = String::with_capacity(40 + self.message.len());
+        out.push_str("{\"error\":{\"code\":\"");
+        out.push_str(self.code.as_str());
+        out.push_str("\",\"message\":");
+        crate::json::push_str(&mut out, &self.message);
+        out.push_str("}}");
+        out
     }
 }
 

@@ -1,74 +1,144 @@
 //! The explain object of DESIGN.md §9: what the policy decided for one request, as JSON.
 //! Printed by `pixgate-explain` and returned by the filter for `x-pixgate-explain: 1`.
 
-use serde_json::{json, Map, Value};
-
 use crate::decide::{Decision, Policy, RequestHead};
+use crate::error::Warning;
+use crate::json::{push_key, push_str};
 use crate::plan::plan;
 
-/// Explains `req` under `policy`; `source` (upright width × height) adds `output`.
-pub fn explain(policy: &Policy, req: &RequestHead<'_>, source: Option<(u32, u32)>) -> Value {
-    let dialect = policy.dialect_for(req).map(|d| d.as_str());
-    let mut obj = Map::new();
+/// Explains `req` under `policy` as one JSON object; `source` (upright width × height)
+/// adds `output`. Keys are in name order.
+pub fn explain(policy: &Policy, req: &RequestHead<'_>, source: Option<(u32, u32)>) -> String {
+    let mut out = String::with_capacity(384);
+    out.push('{');
     match policy.decide(req) {
         Decision::Forward(o) => {
-            let params: Map<String, Value> =
-                o.variant.params().into_iter().map(|(k, v)| (k.to_owned(), Value::String(v))).collect();
-            obj.insert("status".into(), json!(200));
-            obj.insert("dialect".into(), json!(o.dialect.as_str()));
-            obj.insert("key".into(), json!(o.key));
-            obj.insert("canonical".into(), json!(o.canonical_path()));
-            obj.insert("params".into(), Value::Object(params));
-            obj.insert("format".into(), json!(o.variant.fmt.map(|f| f.as_str())));
-            obj.insert("format_reason".into(), json!(o.format_reason.as_str()));
-            obj.insert("vary".into(), json!(o.vary));
-            obj.insert("warnings".into(), warnings(&o.warnings));
+            let canonical = o.canonical_path();
+            push_key(&mut out, "canonical");
+            push_str(&mut out, &canonical);
+            out.push(',');
+            push_key(&mut out, "dialect");
+            push_str(&mut out, o.dialect.as_str());
+            out.push(',');
+            push_key(&mut out, "format");
+            match o.variant.fmt {
+                Some(f) => push_str(&mut out, f.as_str()),
+                None => out.push_str("null"),
+            }
+            out.push(',');
+            push_key(&mut out, "format_reason");
+            push_str(&mut out, o.format_reason.as_str());
+            out.push(',');
+            push_key(&mut out, "key");
+            push_str(&mut out, &o.key);
+            out.push(',');
             if let Some((w, h)) = source {
                 let p = plan(&o.variant, w, h);
-                obj.insert("output".into(), json!({"width": p.width, "height": p.height}));
+                push_key(&mut out, "output");
+                out.push_str(&format!("{{\"height\":{},\"width\":{}}},", p.height, p.width));
             }
+            push_key(&mut out, "params");
+            out.push('{');
+            // The canonical query is `name=value` pairs already in name order.
+            let query = canonical.split_once('?').map_or("", |(_, q)| q);
+            for (i, pair) in query.split('&').filter(|p| !p.is_empty()).enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+                push_str(&mut out, k);
+                out.push(':');
+                push_str(&mut out, v);
+            }
+            out.push_str("},");
+            push_key(&mut out, "status");
+            out.push_str("200,");
+            push_key(&mut out, "vary");
+            out.push('[');
+            for (i, h) in o.vary.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                push_str(&mut out, h);
+            }
+            out.push_str("],");
+            push_key(&mut out, "warnings");
+            warnings(&mut out, &o.warnings);
         }
-        Decision::Reject(e) => {
-            rejected(&mut obj, e.status(), dialect);
-            obj.insert("error".into(), json!({"code": e.code.as_str(), "message": e.message}));
-        }
-        Decision::Pass => {
-            rejected(&mut obj, 404, dialect);
-            obj.insert("error".into(), json!({"code": "not_found", "message": "no route claims this path"}));
-        }
+        Decision::Reject(e) => rejected(&mut out, policy, req, e.status(), e.code.as_str(), &e.message),
+        Decision::Pass => rejected(&mut out, policy, req, 404, "not_found", "no route claims this path"),
     }
-    Value::Object(obj)
+    out.push('}');
+    out
 }
 
-fn rejected(obj: &mut Map<String, Value>, status: u16, dialect: Option<&str>) {
-    obj.insert("status".into(), json!(status));
-    obj.insert("dialect".into(), json!(dialect.unwrap_or("generic")));
-    obj.insert("key".into(), json!(""));
-    obj.insert("canonical".into(), json!(""));
-    obj.insert("params".into(), json!({}));
-    obj.insert("format".into(), Value::Null);
-    obj.insert("format_reason".into(), json!("none"));
-    obj.insert("vary".into(), json!([]));
-    obj.insert("warnings".into(), json!([]));
+fn rejected(out: &mut String, policy: &Policy, req: &RequestHead<'_>, status: u16, code: &str, message: &str) {
+    let dialect = policy.dialect_for(req).map_or("generic", |d| d.as_str());
+    push_key(out, "canonical");
+    out.push_str("\"\",");
+    push_key(out, "dialect");
+    push_str(out, dialect);
+    out.push(',');
+    push_key(out, "error");
+    out.push('{');
+    push_key(out, "code");
+    push_str(out, code);
+    out.push(',');
+    push_key(out, "message");
+    push_str(out, message);
+    out.push_str("},");
+    push_key(out, "format");
+    out.push_str("null,");
+    push_key(out, "format_reason");
+    out.push_str("\"none\",");
+    push_key(out, "key");
+    out.push_str("\"\",");
+    push_key(out, "params");
+    out.push_str("{},");
+    push_key(out, "status");
+    out.push_str(&status.to_string());
+    out.push(',');
+    push_key(out, "vary");
+    out.push_str("[],");
+    push_key(out, "warnings");
+    out.push_str("[]");
 }
 
-fn warnings(ws: &[crate::error::Warning]) -> Value {
-    Value::Array(ws.iter().map(|w| json!({"code": w.code.as_str(), "message": w.message})).collect())
+fn warnings(out: &mut String, ws: &[Warning]) {
+    out.push('[');
+    for (i, w) in ws.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push('{');
+        push_key(out, "code");
+        push_str(out, w.code.as_str());
+        out.push(',');
+        push_key(out, "message");
+        push_str(out, &w.message);
+        out.push('}');
+    }
+    out.push(']');
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::FilterConfig;
+    use serde_json::{json, Value};
+
+    fn parse(s: &str) -> Value {
+        serde_json::from_str(s).unwrap()
+    }
 
     #[test]
     fn forward_has_every_field() {
         let p = Policy::new(FilterConfig::default());
-        let v = explain(
+        let v = parse(&explain(
             &p,
             &RequestHead { path: b"/img/a.jpg?imageView2/1/w/200/h/200", ..Default::default() },
             Some((1200, 800)),
-        );
+        ));
         assert_eq!(v["status"], 200);
         assert_eq!(v["dialect"], "qiniu");
         assert_eq!(v["key"], "a.jpg");
@@ -84,7 +154,7 @@ mod tests {
     #[test]
     fn rejection_carries_the_error_object() {
         let p = Policy::new(FilterConfig::default());
-        let v = explain(&p, &RequestHead { path: b"/img/a.jpg?width=-5", ..Default::default() }, None);
+        let v = parse(&explain(&p, &RequestHead { path: b"/img/a.jpg?width=-5", ..Default::default() }, None));
         assert_eq!(v["status"], 400);
         assert_eq!(v["error"]["code"], "bad_param");
         assert_eq!(v["dialect"], "generic");

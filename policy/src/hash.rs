@@ -9,7 +9,12 @@ pub fn variant_id(canonical: &str) -> String {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    format!("{h:016x}")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = [0u8; 16];
+    for (i, d) in id.iter_mut().enumerate() {
+        *d = HEX[((h >> (60 - 4 * i)) & 15) as usize];
+    }
+    String::from_utf8(id.to_vec()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ pub const MAX_KEY_BYTES: usize = 1024;
 /// Decodes a raw (still percent-encoded) key once and validates it (DESIGN.md §3).
 pub fn parse_key(raw: &[u8]) -> Result<String, PolicyError> {
     // An encoded slash or backslash would change how the key splits into segments.
-    if contains_ci(raw, b"%2f") || contains_ci(raw, b"%5c") {
+    if has_escape(raw, &[b"2f", b"5c"]) {
         return Err(bad_key("encoded path separator in key"));
     }
     let decoded = query::decode(raw);
@@ -34,7 +34,7 @@ pub fn validate_key(key: &str) -> Result<(), PolicyError> {
     // What is still percent-encoded after one decoding was encoded twice: a classic way
     // to smuggle `..` past a proxy that decodes once more than we do.
     let b = key.as_bytes();
-    if contains_ci(b, b"%2e") || contains_ci(b, b"%2f") || contains_ci(b, b"%5c") || contains_ci(b, b"%25") {
+    if has_escape(b, &[b"2e", b"2f", b"5c", b"25"]) {
         return Err(bad_key("doubly encoded character in key"));
     }
     for seg in key.split('/') {
@@ -51,7 +51,16 @@ pub fn validate_key(key: &str) -> Result<(), PolicyError> {
 /// uppercase hex, `/` between segments.
 pub fn encode_key(key: &str) -> String {
     let mut out = String::with_capacity(key.len() + 8);
-    for &b in key.as_bytes() {
+    encode_key_into(&mut out, key);
+    out
+}
+
+/// [`encode_key`], appended to `out`.
+pub fn encode_key_into(out: &mut String, key: &str) {
+    // Runs of bytes that need no escaping (all ASCII) are copied at once.
+    let bytes = key.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
         let keep = b.is_ascii_alphanumeric()
             || matches!(
                 b,
@@ -59,15 +68,15 @@ pub fn encode_key(key: &str) -> String {
                     | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b';' | b'=' // sub-delims
                     | b':' | b'@' | b'/'
             );
-        if keep {
-            out.push(b as char);
-        } else {
+        if !keep {
+            out.push_str(std::str::from_utf8(&bytes[run..i]).unwrap_or_default());
+            run = i + 1;
             out.push('%');
             out.push(HEX[(b >> 4) as usize] as char);
             out.push(HEX[(b & 15) as usize] as char);
         }
     }
-    out
+    out.push_str(std::str::from_utf8(&bytes[run..]).unwrap_or_default());
 }
 
 const HEX: &[u8; 16] = b"0123456789ABCDEF";
@@ -76,8 +85,12 @@ fn bad_key(msg: impl Into<String>) -> PolicyError {
     PolicyError::new(ErrorCode::BadKey, msg)
 }
 
-fn contains_ci(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w.eq_ignore_ascii_case(needle))
+/// True when `hay` holds `%` followed by one of `hexes` (lowercase), in any case. One
+/// pass: most keys have no `%` at all.
+fn has_escape(hay: &[u8], hexes: &[&[u8; 2]]) -> bool {
+    hay.iter().enumerate().any(|(i, &b)| {
+        b == b'%' && hay.get(i + 1..i + 3).is_some_and(|h| hexes.iter().any(|x| h.eq_ignore_ascii_case(*x)))
+    })
 }
 
 #[cfg(test)]

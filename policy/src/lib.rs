@@ -10,6 +10,7 @@ pub mod dialect;
 pub mod error;
 pub mod explain;
 pub mod hash;
+mod json;
 pub mod key;
 pub mod negotiate;
 pub mod plan;

@@ -43,22 +43,32 @@ pub enum Acceptance {
 
 /// Looks `mime` up in an `Accept` header. Malformed members are skipped.
 pub fn acceptance(accept: &[u8], mime: &str) -> Acceptance {
-    let mut result = Acceptance::Unlisted;
-    for member in accept.split(|&b| b == b',') {
-        let mut parts = member.split(|&b| b == b';');
-        let Some(range) = parts.next() else { continue };
-        if !trim(range).eq_ignore_ascii_case(mime.as_bytes()) {
+    acceptances(accept, [mime])[0]
+}
+
+/// [`acceptance`] of several types in one pass over the header.
+fn acceptances<const N: usize>(accept: &[u8], mimes: [&str; N]) -> [Acceptance; N] {
+    let mut result = [Acceptance::Unlisted; N];
+    // Index scanning rather than nested `split` iterators: this runs on every request.
+    let mut start = 0;
+    while start <= accept.len() {
+        let end = accept[start..].iter().position(|&b| b == b',').map_or(accept.len(), |p| start + p);
+        let member = &accept[start..end];
+        start = end + 1;
+        let range_end = member.iter().position(|&b| b == b';').unwrap_or(member.len());
+        let range = trim(&member[..range_end]);
+        let Some(i) = mimes.iter().position(|m| range.eq_ignore_ascii_case(m.as_bytes())) else {
             continue;
-        }
+        };
         let mut q_zero = false;
-        for param in parts {
+        for param in member[range_end..].split(|&b| b == b';').skip(1) {
             let param = trim(param);
             if param.len() >= 2 && param[..2].eq_ignore_ascii_case(b"q=") {
                 q_zero = is_zero_q(trim(&param[2..]));
             }
         }
         // A type listed twice: any positive listing wins.
-        result = match (result, q_zero) {
+        result[i] = match (result[i], q_zero) {
             (Acceptance::Listed, _) | (_, false) => Acceptance::Listed,
             _ => Acceptance::Refused,
         };
@@ -88,8 +98,7 @@ pub fn names_image_type(accept: &[u8]) -> bool {
 /// first; the User-Agent only when Accept names no image type and the route allows it.
 pub fn negotiate(accept: Option<&[u8]>, user_agent: Option<&[u8]>, opts: Options) -> (Option<Format>, FormatReason) {
     let accept = accept.unwrap_or(b"");
-    let avif = acceptance(accept, "image/avif");
-    let webp = acceptance(accept, "image/webp");
+    let [avif, webp] = acceptances(accept, ["image/avif", "image/webp"]);
     if opts.avif && avif == Acceptance::Listed {
         return (Some(Format::Avif), FormatReason::Accept);
     }

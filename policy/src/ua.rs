@@ -70,11 +70,68 @@ const NON_BROWSER: &[&str] = &[
     "apache-httpclient",
 ];
 
+/// The lowercased User-Agent and the byte pairs it holds. Most of the ~40 tokens looked
+/// for are absent, and one with a pair that never occurs is rejected without a search:
+/// the searches' setup was most of the classification's cost.
+struct Lower<'a> {
+    s: &'a str,
+    pairs: [u64; 64],
+}
+
+impl<'a> Lower<'a> {
+    fn new(s: &'a str) -> Self {
+        let mut pairs = [0u64; 64];
+        for w in s.as_bytes().windows(2) {
+            let h = pair_hash(w[0], w[1]);
+            pairs[h / 64] |= 1 << (h % 64);
+        }
+        Lower { s, pairs }
+    }
+
+    /// False only when `needle` cannot occur (a shared hash just means "search").
+    fn may_hold(&self, needle: &str) -> bool {
+        needle.as_bytes().windows(2).all(|w| {
+            let h = pair_hash(w[0], w[1]);
+            self.pairs[h / 64] & (1 << (h % 64)) != 0
+        })
+    }
+
+    fn contains(&self, needle: &str) -> bool {
+        self.may_hold(needle) && self.s.contains(needle)
+    }
+
+    fn find(&self, needle: &str) -> Option<usize> {
+        if self.may_hold(needle) {
+            self.s.find(needle)
+        } else {
+            None
+        }
+    }
+}
+
+impl std::ops::Deref for Lower<'_> {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.s
+    }
+}
+
+/// A slot in the 4096-bit pair table (pairs sharing one only cost a search).
+fn pair_hash(a: u8, b: u8) -> usize {
+    (usize::from(a) * 31 + usize::from(b)) & 4095
+}
+
 /// Classifies a User-Agent.
 pub fn classify(ua: &[u8]) -> Client {
     let ua = &ua[..ua.len().min(MAX_UA_BYTES)];
-    let text = String::from_utf8_lossy(ua);
-    let lower = text.to_ascii_lowercase();
+    // `from_utf8` validates ASCII quickly; the lossy path only runs on bad bytes.
+    let text = match std::str::from_utf8(ua) {
+        Ok(t) => std::borrow::Cow::Borrowed(t),
+        Err(_) => String::from_utf8_lossy(ua),
+    };
+    let lowercased = text.to_ascii_lowercase();
+    let lower = Lower::new(&lowercased);
     let os = os_of(&lower);
     let mk = |family, major, webp, avif| Client { family, major, os, webp, avif };
 
@@ -150,7 +207,7 @@ pub fn classify(ua: &[u8]) -> Client {
     mk(Family::Other, 0, false, false)
 }
 
-fn os_of(lower: &str) -> Os {
+fn os_of(lower: &Lower<'_>) -> Os {
     if (lower.contains("iphone") || lower.contains("ipad") || lower.contains("ipod")) && !lower.contains("opera mini") {
         Os::Ios
     } else if lower.contains("android") {
@@ -167,12 +224,12 @@ fn os_of(lower: &str) -> Os {
 }
 
 /// The leading integer after `token` (`chrome/85.0` → 85).
-fn version_after(lower: &str, token: &str) -> Option<u32> {
+fn version_after(lower: &Lower<'_>, token: &str) -> Option<u32> {
     dotted_after(lower, token).map(|(m, _)| m)
 }
 
 /// Major and minor after `token`; the minor defaults to 0.
-fn dotted_after(lower: &str, token: &str) -> Option<(u32, u32)> {
+fn dotted_after(lower: &Lower<'_>, token: &str) -> Option<(u32, u32)> {
     let i = lower.find(token)? + token.len();
     let mut parts = lower[i..].split(|c: char| !c.is_ascii_digit());
     let major = leading_int(parts.next()?)?;
@@ -193,7 +250,7 @@ fn leading_int(s: &str) -> Option<u32> {
 }
 
 /// `CPU iPhone OS 16_1` / `CPU OS 14_0` → (16, 1).
-fn ios_version(lower: &str) -> Option<(u32, u32)> {
+fn ios_version(lower: &Lower<'_>) -> Option<(u32, u32)> {
     let i = lower.find(" os ")? + 4;
     let rest = &lower[i..];
     let mut it = rest.split(['_', '.', ' ']);
@@ -203,7 +260,7 @@ fn ios_version(lower: &str) -> Option<(u32, u32)> {
 }
 
 /// `Android 4.4.2` → (4, 4); unknown → (0, 0).
-fn android_version(lower: &str) -> (u32, u32) {
+fn android_version(lower: &Lower<'_>) -> (u32, u32) {
     let Some(i) = lower.find("android ") else {
         return (0, 0);
     };
@@ -219,7 +276,7 @@ fn android_version(lower: &str) -> (u32, u32) {
 }
 
 /// `Mac OS X 10_15_7` / `10.15` → (10, 15, 7).
-fn mac_version(lower: &str) -> Option<(u32, u32, u32)> {
+fn mac_version(lower: &Lower<'_>) -> Option<(u32, u32, u32)> {
     let i = lower.find("mac os x ")? + 9;
     let mut it = lower[i..].split(['_', '.']).map(|s| {
         let d: String = s.chars().take_while(char::is_ascii_digit).collect();

@@ -136,22 +136,32 @@ impl Gravity {
     }
 
     pub fn to_param(self) -> String {
-        match self {
-            Gravity::Center => "center".into(),
-            Gravity::North => "north".into(),
-            Gravity::South => "south".into(),
-            Gravity::East => "east".into(),
-            Gravity::West => "west".into(),
-            Gravity::NorthEast => "northeast".into(),
-            Gravity::NorthWest => "northwest".into(),
-            Gravity::SouthEast => "southeast".into(),
-            Gravity::SouthWest => "southwest".into(),
-            Gravity::Smart => "smart".into(),
-            Gravity::Face => "face".into(),
+        let mut s = String::new();
+        self.write_param(&mut s);
+        s
+    }
+
+    pub fn write_param(self, out: &mut String) {
+        out.push_str(match self {
+            Gravity::Center => "center",
+            Gravity::North => "north",
+            Gravity::South => "south",
+            Gravity::East => "east",
+            Gravity::West => "west",
+            Gravity::NorthEast => "northeast",
+            Gravity::NorthWest => "northwest",
+            Gravity::SouthEast => "southeast",
+            Gravity::SouthWest => "southwest",
+            Gravity::Smart => "smart",
+            Gravity::Face => "face",
             Gravity::Focal { x, y } => {
-                format!("fp:{},{}", format_fixed(x as u32, 4), format_fixed(y as u32, 4))
+                out.push_str("fp:");
+                push_fixed(out, u32::from(x), 4);
+                out.push(',');
+                push_fixed(out, u32::from(y), 4);
+                return;
             }
-        }
+        })
     }
 }
 
@@ -192,7 +202,18 @@ impl Rect {
     }
 
     pub fn to_param(self) -> String {
-        format!("{},{},{},{}", self.x, self.y, self.w, self.h)
+        let mut s = String::new();
+        self.write_param(&mut s);
+        s
+    }
+
+    pub fn write_param(self, out: &mut String) {
+        for (i, v) in [self.x, self.y, self.w, self.h].into_iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_uint(out, v);
+        }
     }
 }
 
@@ -257,9 +278,21 @@ impl PostCrop {
     }
 
     pub fn to_param(self) -> String {
+        let mut s = String::new();
+        self.write_param(&mut s);
+        s
+    }
+
+    pub fn write_param(self, out: &mut String) {
         match self {
-            PostCrop::Rect(r) => r.to_param(),
-            PostCrop::Anchored { gravity, w, h } => format!("{}:{w}x{h}", gravity.to_param()),
+            PostCrop::Rect(r) => r.write_param(out),
+            PostCrop::Anchored { gravity, w, h } => {
+                gravity.write_param(out);
+                out.push(':');
+                push_uint(out, w);
+                out.push('x');
+                push_uint(out, h);
+            }
         }
     }
 }
@@ -329,39 +362,40 @@ impl Variant {
     /// a canonical parameter (the caller decides whether to drop it).
     pub fn set(&mut self, name: &str, value: &str, warnings: &mut Vec<Warning>) -> Result<bool, PolicyError> {
         let bad = || PolicyError::bad_param(name, value);
-        match name {
-            "w" => self.w = Some(parse_dim(name, value)?),
-            "h" => self.h = Some(parse_dim(name, value)?),
-            "l" => self.l = Some(parse_dim(name, value)?),
-            "s" => self.s = Some(parse_dim(name, value)?),
-            "pct" => self.pct = Some(parse_percent(value).ok_or_else(bad)?),
-            "pctw" => self.pctw = Some(parse_percent(value).ok_or_else(bad)?),
-            "pcth" => self.pcth = Some(parse_percent(value).ok_or_else(bad)?),
-            "area" => {
+        // Byte patterns: see `dialect::generic::translate_with`.
+        match name.as_bytes() {
+            b"w" => self.w = Some(parse_dim(name, value)?),
+            b"h" => self.h = Some(parse_dim(name, value)?),
+            b"l" => self.l = Some(parse_dim(name, value)?),
+            b"s" => self.s = Some(parse_dim(name, value)?),
+            b"pct" => self.pct = Some(parse_percent(value).ok_or_else(bad)?),
+            b"pctw" => self.pctw = Some(parse_percent(value).ok_or_else(bad)?),
+            b"pcth" => self.pcth = Some(parse_percent(value).ok_or_else(bad)?),
+            b"area" => {
                 let v = parse_uint(value).ok_or_else(bad)?;
                 if !(1..=MAX_AREA).contains(&v) {
                     return Err(bad());
                 }
                 self.area = Some(v);
             }
-            "reduce" => self.reduce = parse_bool01(value).ok_or_else(bad)?,
-            "post_crop" => self.post_crop = Some(PostCrop::parse(value).ok_or_else(bad)?),
-            "dpr" => self.dpr = parse_dpr(value, warnings).ok_or_else(bad)?,
-            "fit" => self.fit = Fit::parse(value).ok_or_else(bad)?,
-            "enlarge" => self.enlarge = parse_bool01(value).ok_or_else(bad)?,
-            "lim" => {
+            b"reduce" => self.reduce = parse_bool01(value).ok_or_else(bad)?,
+            b"post_crop" => self.post_crop = Some(PostCrop::parse(value).ok_or_else(bad)?),
+            b"dpr" => self.dpr = parse_dpr(value, warnings).ok_or_else(bad)?,
+            b"fit" => self.fit = Fit::parse(value).ok_or_else(bad)?,
+            b"enlarge" => self.enlarge = parse_bool01(value).ok_or_else(bad)?,
+            b"lim" => {
                 if value != "orig" {
                     return Err(bad());
                 }
                 self.lim_orig = true;
             }
-            "gravity" => self.gravity = Gravity::parse(value).ok_or_else(bad)?,
-            "crop" => self.crop = Some(Rect::parse(value).ok_or_else(bad)?),
-            "q" => self.q = Some(parse_quality(name, value, warnings)?),
-            "fmt" => self.fmt = Some(Format::parse(value).ok_or_else(bad)?),
-            "prog" => self.prog = parse_bool01(value).ok_or_else(bad)?,
-            "bg" => self.bg = Some(parse_color(value).ok_or_else(bad)?),
-            "rot" => {
+            b"gravity" => self.gravity = Gravity::parse(value).ok_or_else(bad)?,
+            b"crop" => self.crop = Some(Rect::parse(value).ok_or_else(bad)?),
+            b"q" => self.q = Some(parse_quality(name, value, warnings)?),
+            b"fmt" => self.fmt = Some(Format::parse(value).ok_or_else(bad)?),
+            b"prog" => self.prog = parse_bool01(value).ok_or_else(bad)?,
+            b"bg" => self.bg = Some(parse_color(value).ok_or_else(bad)?),
+            b"rot" => {
                 self.rot = match value {
                     "0" => 0,
                     "90" => 90,
@@ -370,7 +404,7 @@ impl Variant {
                     _ => return Err(bad()),
                 }
             }
-            "flip" => {
+            b"flip" => {
                 self.flip = Some(match value {
                     "h" => Flip::H,
                     "v" => Flip::V,
@@ -378,7 +412,7 @@ impl Variant {
                     _ => return Err(bad()),
                 })
             }
-            "blur" => {
+            b"blur" => {
                 let v = parse_fixed(value, 2).ok_or_else(bad)?;
                 if !(30..=10_000).contains(&v) {
                     return Err(bad());
@@ -442,93 +476,129 @@ impl Variant {
         Ok(())
     }
 
-    /// Canonical parameters, sorted by name, defaults left out.
+    /// Canonical parameters, sorted by name, defaults left out: the pairs of
+    /// [`Variant::to_query`], which is the one place that spells them.
     pub fn params(&self) -> Vec<(&'static str, String)> {
-        let mut out: Vec<(&'static str, String)> = Vec::with_capacity(8);
-        if let Some(a) = self.area {
-            out.push(("area", a.to_string()));
-        }
-        if let Some(bg) = self.bg {
-            out.push(("bg", format_color(bg)));
-        }
-        if let Some(b) = self.blur {
-            out.push(("blur", format_fixed(b, 2)));
-        }
-        if let Some(c) = self.crop {
-            out.push(("crop", c.to_param()));
-        }
-        if self.dpr != 100 {
-            out.push(("dpr", format_fixed(self.dpr, 2)));
-        }
-        if self.enlarge {
-            out.push(("enlarge", "1".into()));
-        }
-        if self.fit != Fit::Inside {
-            out.push(("fit", self.fit.as_str().into()));
-        }
-        if let Some(f) = self.flip {
-            out.push(("flip", f.as_str().into()));
-        }
-        if let Some(f) = self.fmt {
-            out.push(("fmt", f.as_str().into()));
-        }
-        if self.gravity != Gravity::Center {
-            out.push(("gravity", self.gravity.to_param()));
-        }
-        if let Some(h) = self.h {
-            out.push(("h", h.to_string()));
-        }
-        if let Some(l) = self.l {
-            out.push(("l", l.to_string()));
-        }
-        if self.lim_orig {
-            out.push(("lim", "orig".into()));
-        }
-        if let Some(p) = self.pct {
-            out.push(("pct", p.to_string()));
-        }
-        if let Some(p) = self.pcth {
-            out.push(("pcth", p.to_string()));
-        }
-        if let Some(p) = self.pctw {
-            out.push(("pctw", p.to_string()));
-        }
-        if let Some(c) = self.post_crop {
-            out.push(("post_crop", c.to_param()));
-        }
-        if self.prog {
-            out.push(("prog", "1".into()));
-        }
-        if let Some(q) = self.q {
-            out.push(("q", q.to_string()));
-        }
-        if !self.reduce {
-            out.push(("reduce", "0".into()));
-        }
-        if self.rot != 0 {
-            out.push(("rot", self.rot.to_string()));
-        }
-        if let Some(s) = self.s {
-            out.push(("s", s.to_string()));
-        }
-        if let Some(w) = self.w {
-            out.push(("w", w.to_string()));
-        }
-        out
+        let q = self.to_query();
+        q.split('&')
+            .filter_map(|kv| {
+                let (k, v) = kv.split_once('=')?;
+                let name = CANONICAL_NAMES.iter().find(|n| **n == k)?;
+                Some((*name, v.to_owned()))
+            })
+            .collect()
     }
 
     /// The canonical query string (no leading `?`). Values only use `[A-Za-z0-9._~,:-]`.
     pub fn to_query(&self) -> String {
         let mut q = String::with_capacity(48);
-        for (i, (k, v)) in self.params().iter().enumerate() {
-            if i > 0 {
-                q.push('&');
-            }
-            q.push_str(k);
-            q.push('=');
-            q.push_str(v);
-        }
+        self.write_query(&mut q);
         q
+    }
+
+    /// Appends the canonical query to `out`: parameters sorted by name, defaults left
+    /// out. Written in place, without a string per parameter: it runs on every request.
+    pub fn write_query(&self, out: &mut String) {
+        let start = out.len();
+        let key = |out: &mut String, name: &str| {
+            if out.len() > start {
+                out.push('&');
+            }
+            out.push_str(name);
+            out.push('=');
+        };
+        if let Some(a) = self.area {
+            key(out, "area");
+            push_uint(out, a);
+        }
+        if let Some(bg) = self.bg {
+            key(out, "bg");
+            push_color(out, bg);
+        }
+        if let Some(b) = self.blur {
+            key(out, "blur");
+            push_fixed(out, b, 2);
+        }
+        if let Some(c) = self.crop {
+            key(out, "crop");
+            c.write_param(out);
+        }
+        if self.dpr != 100 {
+            key(out, "dpr");
+            push_fixed(out, self.dpr, 2);
+        }
+        if self.enlarge {
+            key(out, "enlarge");
+            out.push('1');
+        }
+        if self.fit != Fit::Inside {
+            key(out, "fit");
+            out.push_str(self.fit.as_str());
+        }
+        if let Some(f) = self.flip {
+            key(out, "flip");
+            out.push_str(f.as_str());
+        }
+        if let Some(f) = self.fmt {
+            key(out, "fmt");
+            out.push_str(f.as_str());
+        }
+        if self.gravity != Gravity::Center {
+            key(out, "gravity");
+            self.gravity.write_param(out);
+        }
+        if let Some(h) = self.h {
+            key(out, "h");
+            push_uint(out, h);
+        }
+        if let Some(l) = self.l {
+            key(out, "l");
+            push_uint(out, l);
+        }
+        if self.lim_orig {
+            key(out, "lim");
+            out.push_str("orig");
+        }
+        if let Some(p) = self.pct {
+            key(out, "pct");
+            push_uint(out, p);
+        }
+        if let Some(p) = self.pcth {
+            key(out, "pcth");
+            push_uint(out, p);
+        }
+        if let Some(p) = self.pctw {
+            key(out, "pctw");
+            push_uint(out, p);
+        }
+        if let Some(c) = self.post_crop {
+            key(out, "post_crop");
+            c.write_param(out);
+        }
+        if self.prog {
+            key(out, "prog");
+            out.push('1');
+        }
+        if let Some(q) = self.q {
+            key(out, "q");
+            push_uint(out, u32::from(q));
+        }
+        if !self.reduce {
+            key(out, "reduce");
+            out.push('0');
+        }
+        if self.rot != 0 {
+            key(out, "rot");
+            push_uint(out, u32::from(self.rot));
+        }
+        if let Some(s) = self.s {
+            key(out, "s");
+            push_uint(out, s);
+        }
+        if let Some(w) = self.w {
+            key(out, "w");
+            push_uint(out, w);
+        }
     }
 
     /// Parses a canonical query strictly: unknown names are dropped with a warning.
@@ -546,7 +616,13 @@ impl Variant {
 }
 
 pub(crate) fn dropped(name: &str) -> Warning {
-    Warning::new(WarningCode::DroppedParam, format!("unknown parameter `{}` dropped", crate::error::truncate(name, 64)))
+    // Common on every request (tracking parameters): no formatting machinery.
+    let name = crate::error::truncate(name, 64);
+    let mut m = String::with_capacity(28 + name.len());
+    m.push_str("unknown parameter `");
+    m.push_str(name);
+    m.push_str("` dropped");
+    Warning::new(WarningCode::DroppedParam, m)
 }
 
 /// Parses a plain decimal integer (no sign, no leading `+`). Overflow gives `None`.
@@ -622,11 +698,34 @@ pub fn parse_color(s: &str) -> Option<[u8; 4]> {
 }
 
 pub fn format_color(c: [u8; 4]) -> String {
-    if c[3] == 255 {
-        format!("{:02x}{:02x}{:02x}", c[0], c[1], c[2])
-    } else {
-        format!("{:02x}{:02x}{:02x}{:02x}", c[0], c[1], c[2], c[3])
+    let mut s = String::with_capacity(8);
+    push_color(&mut s, c);
+    s
+}
+
+/// `RRGGBB`, or `RRGGBBAA` when not opaque, lowercase.
+fn push_color(out: &mut String, c: [u8; 4]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let n = if c[3] == 255 { 3 } else { 4 };
+    for b in &c[..n] {
+        out.push(HEX[usize::from(b >> 4)] as char);
+        out.push(HEX[usize::from(b & 15)] as char);
     }
+}
+
+/// Appends `v` in decimal.
+pub(crate) fn push_uint(out: &mut String, mut v: u32) {
+    let mut buf = [0u8; 10];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or_default());
 }
 
 /// Parses a non-negative decimal into fixed point with `decimals` places, rounding
@@ -658,17 +757,30 @@ pub fn parse_fixed(s: &str, decimals: u32) -> Option<u32> {
 
 /// Shortest decimal form of a fixed-point value (`150` at 2 places → `1.5`, `200` → `2`).
 pub fn format_fixed(v: u32, decimals: u32) -> String {
+    let mut s = String::new();
+    push_fixed(&mut s, v, decimals);
+    s
+}
+
+fn push_fixed(out: &mut String, v: u32, decimals: u32) {
     let scale = 10u32.pow(decimals);
-    let int = v / scale;
-    let frac = v % scale;
+    push_uint(out, v / scale);
+    let mut frac = v % scale;
     if frac == 0 {
-        return int.to_string();
+        return;
     }
-    let mut f = format!("{:0width$}", frac, width = decimals as usize);
-    while f.ends_with('0') {
-        f.pop();
+    out.push('.');
+    // Leading zeros of the fraction, then its digits without trailing zeros.
+    let mut width = decimals;
+    while frac.is_multiple_of(10) {
+        frac /= 10;
+        width -= 1;
     }
-    format!("{int}.{f}")
+    let digits = frac.ilog10() + 1;
+    for _ in digits..width {
+        out.push('0');
+    }
+    push_uint(out, frac);
 }
 
 #[cfg(test)]
@@ -744,6 +856,12 @@ mod tests {
         assert_eq!(parse_fixed("1e3", 2), None);
         assert_eq!(format_fixed(150, 2), "1.5");
         assert_eq!(format_fixed(5, 4), "0.0005");
+        assert_eq!(format_fixed(10_500, 4), "1.05");
+        assert_eq!(format_fixed(1_000, 4), "0.1");
+        assert_eq!(format_fixed(1_234, 4), "0.1234");
+        assert_eq!(format_fixed(4_000_000_000, 2), "40000000");
+        assert_eq!(format_color([1, 0xab, 255, 255]), "01abff");
+        assert_eq!(format_color([1, 0xab, 255, 0]), "01abff00");
     }
 
     #[test]

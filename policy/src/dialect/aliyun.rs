@@ -8,8 +8,11 @@ use crate::key;
 use crate::query;
 use crate::variant::{dropped, parse_fixed, parse_uint, Fit, Gravity, Variant};
 
+/// The query parameters that carry a processing spec.
+pub(crate) const PROCESS_PARAMS: &[&str] = &["x-oss-process", "x-image-process", "x-bce-process"];
+
 pub(crate) fn is_process_param(name: &str) -> bool {
-    matches!(name, "x-oss-process" | "x-image-process" | "x-bce-process")
+    PROCESS_PARAMS.contains(&name)
 }
 
 /// Signed-URL parameters of OSS, stripped from the canonical key.
@@ -24,7 +27,7 @@ pub fn translate(path: &[u8], raw_query: &[u8]) -> Result<Translated, PolicyErro
     let mut w = Vec::new();
     let mut chain = Chain::default();
     for pair in query::pairs(raw_query) {
-        let name = pair.name.as_str();
+        let name = &*pair.name;
         if is_process_param(name) {
             process(&mut v, &mut chain, &pair.value, &mut w)?;
         } else if !is_signature_param(name) {

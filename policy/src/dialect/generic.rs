@@ -44,35 +44,38 @@ pub fn translate_with(vocab: Vocab, path: &[u8], raw_query: &[u8]) -> Result<Tra
     let mut expires = None;
 
     for pair in query::pairs(raw_query) {
-        let (name, value) = (pair.name.as_str(), pair.value.as_str());
+        let (name, value) = (&*pair.name, &*pair.value);
         let bad = || PolicyError::bad_param(name, value);
-        match name {
-            "width" | "w" | "imwidth" | "maxwidth" => {
+        // Byte-string patterns compile to a decision tree on length and bytes; `&str`
+        // patterns to one comparison call per arm, which the size-optimised filter pays
+        // for every parameter of every request.
+        match name.as_bytes() {
+            b"width" | b"w" | b"imwidth" | b"maxwidth" => {
                 if let Some(p) = fraction(vocab, value) {
                     pend.frac_w = Some(p);
                 } else {
                     v.set("w", value, &mut w).map_err(|e| rename(e, name, value))?;
                 }
             }
-            "height" | "h" | "maxheight" => {
+            b"height" | b"h" | b"maxheight" => {
                 if let Some(p) = fraction(vocab, value) {
                     pend.frac_h = Some(p);
                 } else {
                     v.set("h", value, &mut w).map_err(|e| rename(e, name, value))?;
                 }
             }
-            "quality" | "q" => {
+            b"quality" | b"q" => {
                 v.set("q", value, &mut w).map_err(|e| rename(e, name, value))?;
             }
-            "format" | "fm" | "output" | "fmt" => set_format(&mut v, name, value, &mut w)?,
-            "dpr" | "dppx" | "zoom" => {
+            b"format" | b"fm" | b"output" | b"fmt" => set_format(&mut v, name, value, &mut w)?,
+            b"dpr" | b"dppx" | b"zoom" => {
                 v.set("dpr", value, &mut w).map_err(|e| rename(e, name, value))?;
             }
-            "fit" | "f" | "mode" => set_fit(vocab, &mut v, name, value, &mut w)?,
-            "gravity" | "g" | "anchor" | "position" | "crop-gravity" => {
+            b"fit" | b"f" | b"mode" => set_fit(vocab, &mut v, name, value, &mut w)?,
+            b"gravity" | b"g" | b"anchor" | b"position" | b"crop-gravity" => {
                 v.gravity = gravity_word(value).ok_or_else(bad)?;
             }
-            "bg" | "bgcolor" | "background" | "fill-color" => {
+            b"bg" | b"bgcolor" | b"background" | b"fill-color" => {
                 let c = if vocab == Vocab::Imgix { imgix_color(value) } else { css_color(value) }.ok_or_else(bad)?;
                 if name == "fill-color" {
                     pend.fill_color = Some(c);
@@ -80,16 +83,16 @@ pub fn translate_with(vocab: Vocab, path: &[u8], raw_query: &[u8]) -> Result<Tra
                     v.bg = Some(c);
                 }
             }
-            "fill" if vocab == Vocab::Imgix => match value {
+            b"fill" if vocab == Vocab::Imgix => match value {
                 "solid" => pend.imgix_fill = true,
                 "blur" | "gen" => lossy(&mut w, format!("imgix `fill={value}` padded with a colour")),
                 _ => return Err(bad()),
             },
-            "rect" => {
+            b"rect" => {
                 v.set("crop", value, &mut w).map_err(|e| rename(e, name, value))?;
             }
-            "crop" => set_crop(vocab, &mut v, &mut pend, value, &mut w)?,
-            "ar" => {
+            b"crop" => set_crop(vocab, &mut v, &mut pend, value, &mut w)?,
+            b"ar" => {
                 let (a, b) = value.split_once(':').ok_or_else(bad)?;
                 let (a, b) = (parse_fixed(a, 2).ok_or_else(bad)?, parse_fixed(b, 2).ok_or_else(bad)?);
                 if a == 0 || b == 0 {
@@ -97,7 +100,7 @@ pub fn translate_with(vocab: Vocab, path: &[u8], raw_query: &[u8]) -> Result<Tra
                 }
                 pend.ar = Some((a, b));
             }
-            "auto" => {
+            b"auto" => {
                 for item in value.split(',') {
                     match item.trim() {
                         "format" | "webp" | "avif" => {
@@ -111,9 +114,9 @@ pub fn translate_with(vocab: Vocab, path: &[u8], raw_query: &[u8]) -> Result<Tra
                     }
                 }
             }
-            "enable" | "disable" if value == "upscale" => v.enlarge = name == "enable",
-            "we" => v.enlarge = false,
-            "scale" => match value {
+            b"enable" | b"disable" if value == "upscale" => v.enlarge = name == "enable",
+            b"we" => v.enlarge = false,
+            b"scale" => match value {
                 "down" | "downscaleonly" => v.enlarge = false,
                 "both" => v.enlarge = true,
                 "up" | "upscaleonly" => {
@@ -129,14 +132,14 @@ pub fn translate_with(vocab: Vocab, path: &[u8], raw_query: &[u8]) -> Result<Tra
                 }
                 _ => return Err(bad()),
             },
-            "rot" | "rotate" | "srotate" => match value {
+            b"rot" | b"rotate" | b"srotate" => match value {
                 "0" | "90" | "180" | "270" | "360" => {
                     v.rot = parse_fixed(value, 0).map_or(0, |d| d % 360) as u16;
                 }
                 _ if parse_fixed(value, 2).is_some() => lossy(&mut w, "rotation by other than a right angle dropped"),
                 _ => return Err(bad()),
             },
-            "flip" | "sflip" => {
+            b"flip" | b"sflip" => {
                 v.flip = match value {
                     "h" | "x" => Some(Flip::H),
                     "v" | "y" => Some(Flip::V),
@@ -145,14 +148,14 @@ pub fn translate_with(vocab: Vocab, path: &[u8], raw_query: &[u8]) -> Result<Tra
                     _ => return Err(bad()),
                 }
             }
-            "sig" | "signature" | "sign" => signature = Some(pair.value.clone()),
+            b"sig" | b"signature" | b"sign" => signature = Some(value.to_owned()),
             // `s` is the canonical short edge; a non-number is imgix's signature.
-            "s" if !is_number(value) => signature = Some(pair.value.clone()),
-            "exp" | "expires" => {
+            b"s" if !is_number(value) => signature = Some(value.to_owned()),
+            b"exp" | b"expires" => {
                 expires = Some(value.parse::<u64>().map_err(|_| bad())?);
             }
-            "ixlib" | "strip" | "metadata" | "cs" => {}
-            "sharp" | "sharpen" | "usm" | "anim" | "frame" | "facepad" | "faceindex" => {
+            b"ixlib" | b"strip" | b"metadata" | b"cs" => {}
+            b"sharp" | b"sharpen" | b"usm" | b"anim" | b"frame" | b"facepad" | b"faceindex" => {
                 lossy(&mut w, format!("`{name}` is not implemented"));
             }
             _ => {
@@ -213,6 +216,112 @@ fn rename(e: PolicyError, name: &str, value: &str) -> PolicyError {
     } else {
         e
     }
+}
+
+/// Magnitude at which [`parse_rounded`] stops counting: any crop edge this far out is
+/// refused, whatever its exact value.
+const ROUNDED_BIG: u64 = 1 << 34;
+
+/// What `s.parse::<f64>()` rounded half away from zero `as i64` gives, without floats
+/// (their parsing code was a large part of the filter): the same grammar (sign,
+/// `inf`/`infinity`/`nan`, digits, fraction, exponent) and the same result, including the
+/// binary rounding that turns a fraction a hair below `.5` into `.5`. Magnitudes of
+/// [`ROUNDED_BIG`] and more come back as ±`ROUNDED_BIG`.
+fn parse_rounded(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    let (neg, b) = match b.first() {
+        Some(b'-') => (true, &b[1..]),
+        Some(b'+') => (false, &b[1..]),
+        _ => (false, b),
+    };
+    let signed = |m: u64| if neg { -(m.min(ROUNDED_BIG) as i64) } else { m.min(ROUNDED_BIG) as i64 };
+    if b.eq_ignore_ascii_case(b"nan") {
+        return Some(0);
+    }
+    if b.eq_ignore_ascii_case(b"inf") || b.eq_ignore_ascii_case(b"infinity") {
+        return Some(signed(ROUNDED_BIG));
+    }
+    let digits = |from: usize| b.get(from..).map_or(0, |t| t.iter().take_while(|c| c.is_ascii_digit()).count());
+    let int = &b[..digits(0)];
+    let mut end = int.len();
+    let mut frac: &[u8] = &[];
+    if b.get(end) == Some(&b'.') {
+        frac = &b[end + 1..end + 1 + digits(end + 1)];
+        end += 1 + frac.len();
+    }
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut exp: i64 = 0;
+    if let Some(b'e' | b'E') = b.get(end) {
+        end += 1;
+        let exp_neg = b.get(end) == Some(&b'-');
+        if matches!(b.get(end), Some(b'-' | b'+')) {
+            end += 1;
+        }
+        let n = digits(end);
+        if n == 0 {
+            return None;
+        }
+        for &d in &b[end..end + n] {
+            exp = exp.saturating_mul(10).saturating_add(i64::from(d - b'0'));
+        }
+        if exp_neg {
+            exp = -exp;
+        }
+        end += n;
+    }
+    if end != b.len() {
+        return None;
+    }
+    // Significant digits, and how many of them stand before the decimal point.
+    let all = int.iter().chain(frac).map(|d| d - b'0');
+    let zeros = all.clone().take_while(|&d| d == 0).count();
+    let point = (int.len() as i64).saturating_add(exp).saturating_sub(zeros as i64);
+    let mut sig = all.skip(zeros).peekable();
+    if sig.peek().is_none() || point < 0 {
+        // Zero, or below 0.1: rounds to 0 (the sign of -0.0 is lost by `as i64`).
+        return Some(0);
+    }
+    if point > 11 {
+        return Some(signed(ROUNDED_BIG));
+    }
+    let mut n: u64 = 0;
+    for _ in 0..point {
+        n = n * 10 + u64::from(sig.next().unwrap_or(0));
+    }
+    if n >= ROUNDED_BIG {
+        return Some(signed(ROUNDED_BIG));
+    }
+    // The fraction rounds up from `0.5 - 2^-p`: half the gap below n + 0.5 among f64s
+    // (a tie goes to n + 0.5, whose last significand bit is 0). In p decimal places that
+    // is 5·10^(p-1) - 5^p, computed digit by digit.
+    let p = if n == 0 { 55 } else { 53 - n.ilog2() as usize };
+    let mut pow5 = [0u8; 55];
+    pow5[p - 1] = 1;
+    for _ in 0..p {
+        let mut carry = 0;
+        for d in pow5[..p].iter_mut().rev() {
+            let v = *d * 5 + carry;
+            (*d, carry) = (v % 10, v / 10);
+        }
+    }
+    let mut threshold = [0u8; 55];
+    threshold[0] = 5;
+    let mut borrow = 0;
+    for (t, &q) in threshold[..p].iter_mut().zip(&pow5[..p]).rev() {
+        let v = *t as i8 - q as i8 - borrow;
+        (*t, borrow) = if v < 0 { ((v + 10) as u8, 1) } else { (v as u8, 0) };
+    }
+    let mut up = true;
+    for &td in &threshold[..p] {
+        let fd = sig.next().unwrap_or(0);
+        if fd != td {
+            up = fd > td;
+            break;
+        }
+    }
+    Some(signed(n + u64::from(up)))
 }
 
 /// imgix sizes in (0, 1) are a fraction of the source: a percent.
@@ -362,11 +471,7 @@ fn set_crop(
     }
     match vocab {
         Vocab::ImageResizer => {
-            let n: Vec<i64> = items
-                .iter()
-                .map(|i| i.parse::<f64>().ok().map(|f| f.round() as i64))
-                .collect::<Option<_>>()
-                .ok_or_else(bad)?;
+            let n: Vec<i64> = items.iter().map(|i| parse_rounded(i)).collect::<Option<_>>().ok_or_else(bad)?;
             if n.len() != 4 {
                 return Err(bad());
             }
@@ -473,5 +578,98 @@ mod tests {
         assert_eq!(t.signature.as_deref(), Some("abc"));
         assert_eq!(t.expires, Some(42));
         assert_eq!(t.variant.to_query(), "w=1");
+    }
+
+    #[test]
+    fn rounded_parse_matches_f64() {
+        let reference = |s: &str| {
+            s.parse::<f64>().ok().map(|f| {
+                let r = f.round();
+                if r.abs() >= ROUNDED_BIG as f64 {
+                    r.signum() as i64 * ROUNDED_BIG as i64
+                } else {
+                    r as i64
+                }
+            })
+        };
+        let mut cases: Vec<String> = [
+            "0",
+            "1",
+            "-1",
+            "+3",
+            "0.5",
+            "1.5",
+            "2.5",
+            "-0.5",
+            "-0.4",
+            "-0",
+            ".5",
+            "5.",
+            ".",
+            "",
+            "+",
+            "-",
+            "e5",
+            "1e",
+            "1e3",
+            "1E-1",
+            "1.e2",
+            "1e+2",
+            "1e-",
+            "inf",
+            "-inf",
+            "+Infinity",
+            "NaN",
+            "-nan",
+            "infin",
+            "0x10",
+            "1_0",
+            " 7",
+            "7 ",
+            "4294967295.5",
+            "17179869183.5",
+            "17179869184",
+            "1e400",
+            "1e-400",
+            "0.49999999999999999999",
+            "0.4999999999999999722444243843710864894092082977294921875",
+            "0.4999999999999999722444243843710864894092082977294921874",
+            "1.49999999999999988897769753748434595763683319091796875",
+            "1.49999999999999988897769753748434595763683319091796874",
+            "00000000000000000000001.5",
+            "0.000000000000000000000000000000000000000000000000000000000001e60",
+            "123456789012345678901234567890e-20",
+            "99999999999.5",
+            "12e-1",
+            "35e-2",
+            "1.0e9999999999999999999999",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        // Fractions next to .5 for integers of every size, and random numerals.
+        for n in [0u64, 1, 2, 3, 7, 100, 1023, 65_535, 1 << 20, (1 << 32) - 1, (1 << 33) + 1, (1 << 34) - 1] {
+            for frac in
+                ["5", "4999999", "49999999999", "4999999999999", "499999999999999", "49999999999999999", "5000001"]
+            {
+                cases.push(format!("{n}.{frac}"));
+                cases.push(format!("-{n}.{frac}"));
+                cases.push(format!("{n}{frac}e-{}", frac.len()));
+            }
+        }
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut s = String::new();
+            for _ in 0..(seed % 24) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                s.push(b"0123456789012345678945.e-+"[(seed % 26) as usize] as char);
+            }
+            cases.push(s);
+        }
+        for s in &cases {
+            assert_eq!(parse_rounded(s), reference(s), "{s:?}");
+        }
     }
 }

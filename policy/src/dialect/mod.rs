@@ -11,14 +11,11 @@ pub mod qiniu;
 pub mod tencent;
 pub mod thumbor;
 
-use serde::Deserialize;
-
 use crate::error::{ErrorCode, PolicyError, Warning, WarningCode};
 use crate::variant::{Gravity, PostCrop, Rect, Variant, MAX_DIM};
 
 /// The dialect names of DESIGN.md §9.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dialect {
     Generic,
     Imgix,
@@ -120,15 +117,28 @@ pub fn sniff(path: &[u8], query: &[u8]) -> Dialect {
     if first.starts_with(b"imageMogr2/") || first == b"imageMogr2" {
         return Dialect::Tencent;
     }
-    let pairs = crate::query::pairs(query);
-    if pairs.iter().any(|p| aliyun::is_process_param(&p.name)) {
-        return Dialect::Aliyun;
+    // One pass: an Aliyun process parameter anywhere wins over imgix-only words. Names
+    // and values are compared as percent-decoded bytes (what `query::pairs` would give,
+    // up to case and U+FFFD, which no word here has): most need no decoding at all.
+    let mut imgix_only = false;
+    let is = |name: &[u8], words: &[&str]| words.iter().any(|w| name.eq_ignore_ascii_case(w.as_bytes()));
+    for (name, value) in crate::query::raw_pairs(query) {
+        // Every word below starts with `x`, `f` or `a` (an escape starts with `%`).
+        if !matches!(name.first().map(u8::to_ascii_lowercase), Some(b'x' | b'f' | b'a' | b'%')) {
+            continue;
+        }
+        let name = crate::query::decode_bytes(name);
+        if is(&name, aliyun::PROCESS_PARAMS) {
+            return Dialect::Aliyun;
+        }
+        imgix_only = imgix_only
+            || is(&name, &["fm", "auto"])
+            || (is(&name, &["fit", "f"])
+                && matches!(
+                    &*crate::query::decode_bytes(value),
+                    b"clip" | b"max" | b"min" | b"scale" | b"fillmax" | b"facearea"
+                ));
     }
-    let imgix_only = pairs.iter().any(|p| match p.name.as_str() {
-        "fm" | "auto" => true,
-        "fit" | "f" => matches!(p.value.as_str(), "clip" | "max" | "min" | "scale" | "fillmax" | "facearea"),
-        _ => false,
-    });
     if imgix_only {
         Dialect::Imgix
     } else {
@@ -176,7 +186,9 @@ pub(crate) fn is_remote(path: &[u8]) -> bool {
 /// pairs in either order (`top-left`, `lefttop`, `North_West`, ImageResizer's
 /// `topcenter`), `smart`/`entropy`/`auto`, `face(s)`.
 pub(crate) fn gravity_word(s: &str) -> Option<Gravity> {
-    let w: String = s.chars().filter(|c| !matches!(c, '-' | '_' | ' ' | ',')).flat_map(char::to_lowercase).collect();
+    // ASCII lowercasing is enough: the only other character that lowercases to ASCII, the
+    // Kelvin sign, becomes a `k`, which no word has.
+    let w: String = s.chars().filter(|c| !matches!(c, '-' | '_' | ' ' | ',')).map(|c| c.to_ascii_lowercase()).collect();
     if let Some(g) = Gravity::parse(&w) {
         return Some(g);
     }

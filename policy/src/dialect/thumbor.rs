@@ -10,6 +10,11 @@ use crate::variant::{dropped, parse_fixed, parse_uint, Fit, Flip, Gravity, Rect,
 
 /// The sniffing rule: `unsafe/…`, or a 28-character signature followed by a thumbor option.
 pub(crate) fn looks_like_thumbor(path: &[u8]) -> bool {
+    // Cheap rejection first: the first segment is `unsafe` or a 28-character signature.
+    let first = path.split(|&b| b == b'/').next().unwrap_or(b"");
+    if first != b"unsafe" && first.len() != 28 {
+        return false;
+    }
     let Ok(path) = std::str::from_utf8(path) else {
         return false;
     };
