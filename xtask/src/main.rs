@@ -1,5 +1,6 @@
 //! `cargo xtask up | test`: the two commands that set everything up.
 
+mod bench_serve;
 mod demo;
 mod proc;
 mod stack;
@@ -15,7 +16,10 @@ commands:
   up     build the filter and origin, install Envoy, start the stack on embedded defaults
          flags: --port 8080 --origin-port 8081 --admin-port 9901 --data-dir ./data
   test   format check, clippy (native and wasm32-wasip1), wasm build, unit and integration
-         tests, then end-to-end tests through a real Envoy (with Redis and an S3 server)";
+         tests, then end-to-end tests through a real Envoy (with Redis and an S3 server)
+  bench serve
+         cache-hit requests/s and latency of the origin, directly and through Envoy,
+         against nginx serving the same bytes; writes target/bench/serve.json";
 
 pub type Result<T> = std::result::Result<T, String>;
 
@@ -24,6 +28,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("up") => up::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
+        Some("bench") if args.get(1).map(String::as_str) == Some("serve") => bench_serve::run(&args[2..]),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
             return if args.is_empty() { ExitCode::from(2) } else { ExitCode::SUCCESS };
