@@ -158,8 +158,10 @@ mod tests {
             "down"
         }
         fn head_original<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<String>> {
-            self.0.fetch_add(1, Ordering::SeqCst);
-            Box::pin(async { Err(StoreError::Unavailable("connection refused".into())) })
+            Box::pin(async {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                Err(StoreError::Unavailable("connection refused".into()))
+            })
         }
         fn get_original<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<Object>> {
             unimplemented!()
