@@ -1,31 +1,40 @@
-//! HTTP routes (warp). Handlers translate between HTTP and the service; every error
-//! becomes a status in `OriginError::status_and_code`.
+//! HTTP routes (warp): a thin shell that translates between HTTP and the service.
+//! Every error becomes a status in `OriginError::status_and_code`.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use sha2::{Digest, Sha256};
-use warp::http::{HeaderMap, Method, Response, StatusCode};
+use bytes::Buf;
+use futures_util::Stream;
+use warp::http::{HeaderMap, Method, Response};
 use warp::hyper::body::Bytes as BodyBytes;
 use warp::Filter;
 
-use pixgate_policy::{Decision, RequestHead};
+use pixgate_policy::{Decision, Outcome, RequestHead};
 
+use crate::config::ms;
 use crate::error::OriginError;
-use crate::pipeline;
-use crate::State;
-
-/// Bumped whenever the pipeline's output for the same input changes, so that variant
-/// keys and ETags move with it.
-pub const PIPELINE_VERSION: &str = "1";
+use crate::metrics::status_class;
+use crate::service::{self, Served};
+use crate::{upload, State};
 
 type Reply = Response<BodyBytes>;
 
-pub fn routes(state: Arc<State>) -> impl Filter<Extract = (Reply,), Error = std::convert::Infallible> + Clone {
-    let healthz = warp::path!("healthz").and(warp::get()).map(|| text(200, "ok"));
-    let readyz = warp::path!("readyz").and(warp::get()).map(|| text(200, "ready"));
-    let state_version = state.config.version.clone();
+pub fn routes(state: Arc<State>) -> impl Filter<Extract = (Reply,), Error = Infallible> + Clone {
+    // Every response says which build answered (canary rehearsals, smoke tests).
+    let version = warp::http::HeaderValue::from_str(&state.config.version).ok();
     let with_state = warp::any().map(move || state.clone());
+    let healthz = warp::path!("healthz").and(warp::get()).map(|| text(200, "ok"));
+    let readyz = warp::path!("readyz").and(warp::get()).and(with_state.clone()).then(readyz);
+    let metrics = warp::path!("metrics").and(warp::get()).and(with_state.clone()).then(metrics);
+    let originals = warp::path("originals")
+        .and(warp::path::tail())
+        .and(warp::put().or(warp::delete()).unify().and(warp::method()))
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .and(with_state.clone())
+        .then(originals);
     let raw_query = warp::query::raw().or(warp::any().map(String::new)).unify();
     let images = warp::method()
         .and(warp::path::full())
@@ -34,8 +43,7 @@ pub fn routes(state: Arc<State>) -> impl Filter<Extract = (Reply,), Error = std:
         .and(with_state)
         .then(image);
     // `images` takes every other method and path, so nothing is left to reject.
-    let version = warp::http::HeaderValue::from_str(&state_version).ok();
-    healthz.or(readyz).unify().or(images).unify().map(move |mut r: Reply| {
+    healthz.or(readyz).unify().or(metrics).unify().or(originals).unify().or(images).unify().map(move |mut r: Reply| {
         if let Some(v) = &version {
             r.headers_mut().insert("x-pixgate-version", v.clone());
         }
@@ -51,13 +59,162 @@ fn text(status: u16, body: &'static str) -> Reply {
         .unwrap_or_default()
 }
 
-fn error_reply(e: &OriginError) -> Reply {
-    let (status, _) = e.status_and_code();
+fn json(status: u16, body: serde_json::Value) -> Reply {
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
-        .body(BodyBytes::from(e.to_json()))
+        .body(BodyBytes::from(body.to_string()))
         .unwrap_or_default()
+}
+
+fn error_reply(e: &OriginError, state: &State) -> Reply {
+    let (status, _) = e.status_and_code();
+    let mut b = Response::builder().status(status).header("content-type", "application/json");
+    if e.retry_after() {
+        b = b.header("retry-after", state.config.http.retry_after_s);
+    }
+    if matches!(e, OriginError::MethodNotAllowed) {
+        b = b.header("allow", "GET, HEAD");
+    }
+    b.body(BodyBytes::from(e.to_json())).unwrap_or_default()
+}
+
+/// Counts a request in flight for as long as it lives, cancelled or not.
+struct InFlight(Arc<State>);
+
+impl InFlight {
+    fn new(state: &Arc<State>) -> InFlight {
+        state.metrics.http_in_flight.inc();
+        InFlight(state.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.metrics.http_in_flight.dec();
+    }
+}
+
+fn record(state: &State, route: &str, reply: &Reply, cache: &str, format: &str, start: Instant) {
+    let m = &state.metrics;
+    m.http_requests.with_label_values(&[route, status_class(reply.status().as_u16()), format]).inc();
+    m.http_duration.with_label_values(&[route, cache]).observe(start.elapsed().as_secs_f64());
+    m.response_bytes.observe(reply.body().len() as f64);
+}
+
+async fn readyz(state: Arc<State>) -> Reply {
+    let bound = ms(state.config.store.timeout_ms).min(Duration::from_secs(2));
+    let store = async {
+        match tokio::time::timeout(bound, state.store.check()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("timed out".to_owned()),
+        }
+    };
+    let redis = async {
+        match &state.redis {
+            None => Ok("disabled"),
+            Some(r) => match tokio::time::timeout(bound, r.ping()).await {
+                Ok(Ok(())) => Ok("ok"),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err("timed out".to_owned()),
+            },
+        }
+    };
+    let (store, redis) = tokio::join!(store, redis);
+    let ready = store.is_ok() && redis.is_ok();
+    let show = |r: Result<&str, String>| r.map(str::to_owned).unwrap_or_else(|e| format!("error: {e}"));
+    json(
+        if ready { 200 } else { 503 },
+        serde_json::json!({
+            "ready": ready,
+            "store": show(store.map(|()| "ok")),
+            "redis": show(redis),
+        }),
+    )
+}
+
+async fn metrics(state: Arc<State>) -> Reply {
+    state.metrics.cache_bytes.with_label_values(&["memory"]).set(state.memory.weighted_size() as i64);
+    Response::builder()
+        .status(200)
+        .header("content-type", "text/plain; version=0.0.4")
+        .body(BodyBytes::from(state.metrics.render()))
+        .unwrap_or_default()
+}
+
+async fn originals<S, B>(
+    tail: warp::path::Tail,
+    method: Method,
+    headers: HeaderMap,
+    body: S,
+    state: Arc<State>,
+) -> Reply
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf,
+{
+    let start = Instant::now();
+    let _in_flight = InFlight::new(&state);
+    let result = if method == Method::PUT {
+        put_original(tail.as_str(), &headers, body, &state).await
+    } else {
+        delete_original(tail.as_str(), &headers, &state).await
+    };
+    let reply = result.unwrap_or_else(|e| {
+        if let OriginError::Upload(upload::UploadError::Unauthorized | upload::UploadError::Forbidden) = e {
+            state.metrics.rejected.with_label_values(&["auth"]).inc();
+        }
+        error_reply(&e, &state)
+    });
+    record(&state, "originals", &reply, "none", "none", start);
+    reply
+}
+
+fn authorize(headers: &HeaderMap, state: &State) -> Result<(), OriginError> {
+    upload::authorize(headers.get("authorization").map(|v| v.as_bytes()), &state.config.upload.tokens)?;
+    Ok(())
+}
+
+async fn put_original<S, B>(raw_key: &str, headers: &HeaderMap, body: S, state: &State) -> Result<Reply, OriginError>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf,
+{
+    authorize(headers, state)?;
+    let key = pixgate_policy::key::parse_key(raw_key.as_bytes())?;
+    let limit = state.limits.max_bytes;
+    upload::check_declared_length(headers, limit)?;
+    let bytes = upload::read_limited(body, limit).await?;
+    upload::verify_checksums(headers, &bytes)?;
+    let header = upload::probe(&bytes, &state.limits)?;
+    let size = bytes.len();
+    let put = state.store.put_original(&key, bytes).await?;
+    service::original_changed(state, &key, Some(put.version.clone())).await;
+    tracing::info!(key = %key, bytes = size, created = put.created, "original stored");
+    Ok(json(
+        if put.created { 201 } else { 200 },
+        serde_json::json!({
+            "key": key,
+            "version": put.version,
+            "bytes": size,
+            "format": header.format.as_str(),
+            "width": header.width,
+            "height": header.height,
+        }),
+    ))
+}
+
+async fn delete_original(raw_key: &str, headers: &HeaderMap, state: &State) -> Result<Reply, OriginError> {
+    authorize(headers, state)?;
+    let key = pixgate_policy::key::parse_key(raw_key.as_bytes())?;
+    let deleted = state.store.delete_original(&key).await?;
+    service::original_changed(state, &key, None).await;
+    if !deleted {
+        return Err(OriginError::NotFound);
+    }
+    tracing::info!(key = %key, "original deleted");
+    Ok(Response::builder().status(204).body(BodyBytes::new()).unwrap_or_default())
 }
 
 async fn image(
@@ -67,16 +224,35 @@ async fn image(
     headers: HeaderMap,
     state: Arc<State>,
 ) -> Reply {
-    if method != Method::GET && method != Method::HEAD {
-        return Response::builder()
-            .status(StatusCode::METHOD_NOT_ALLOWED)
-            .header("allow", "GET, HEAD")
-            .body(BodyBytes::new())
-            .unwrap_or_default();
-    }
-    match serve_image(&method, path.as_str(), &query, &headers, &state).await {
+    let start = Instant::now();
+    let _in_flight = InFlight::new(&state);
+    let bound = ms(state.config.http.request_timeout_ms);
+    let result = match tokio::time::timeout(bound, serve_image(&method, path.as_str(), &query, &headers, &state)).await
+    {
         Ok(r) => r,
-        Err(e) => error_reply(&e),
+        Err(_) => Err(Arc::new(OriginError::RequestTimeout(state.config.http.request_timeout_ms))),
+    };
+    let (reply, cache, format) = match result {
+        Ok(r) => r,
+        Err(e) => (error_reply(&e, &state), "none", "none"),
+    };
+    record(&state, "img", &reply, cache, format, start);
+    reply
+}
+
+fn decide(path: &str, query: &str, headers: &HeaderMap, state: &State) -> Result<Outcome, OriginError> {
+    let target = if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") };
+    let head = RequestHead {
+        authority: headers.get("host").map_or(&b""[..], |v| v.as_bytes()),
+        path: target.as_bytes(),
+        accept: headers.get("accept").map(|v| v.as_bytes()),
+        user_agent: headers.get("user-agent").map(|v| v.as_bytes()),
+        now: std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs()),
+    };
+    match state.policy.decide(&head) {
+        Decision::Forward(o) => Ok(*o),
+        Decision::Reject(e) => Err(e.into()),
+        Decision::Pass => Err(OriginError::NotFound),
     }
 }
 
@@ -85,26 +261,16 @@ async fn serve_image(
     path: &str,
     query: &str,
     headers: &HeaderMap,
-    state: &State,
-) -> Result<Reply, OriginError> {
-    let target = if query.is_empty() { path.to_owned() } else { format!("{path}?{query}") };
-    let head = RequestHead {
-        authority: headers.get("host").map_or(&b""[..], |v| v.as_bytes()),
-        path: target.as_bytes(),
-        accept: headers.get("accept").map(|v| v.as_bytes()),
-        user_agent: headers.get("user-agent").map(|v| v.as_bytes()),
-        now: None,
-    };
-    let outcome = match state.policy.decide(&head) {
-        Decision::Forward(o) => o,
-        Decision::Reject(e) => return Err(e.into()),
-        Decision::Pass => return Err(OriginError::NotFound),
-    };
-    let original = state.store.get_original(&outcome.key).await?.ok_or(OriginError::NotFound)?;
-    let canonical = outcome.canonical_path();
-    let etag = etag(&original.version, &canonical);
+    state: &Arc<State>,
+) -> Result<(Reply, &'static str, &'static str), Arc<OriginError>> {
+    if method != Method::GET && method != Method::HEAD {
+        return Err(Arc::new(OriginError::MethodNotAllowed));
+    }
+    let outcome = decide(path, query, headers, state)?;
+    let resolved = service::resolve(state, &outcome).await?;
+    let etag = format!("\"{}\"", resolved.name);
     let vary = outcome.vary.join(", ");
-    let cached = |b: http_builder::Builder| {
+    let common = |b: warp::http::response::Builder| {
         let b = b.header("etag", &etag).header("cache-control", &state.config.http.cache_control);
         if vary.is_empty() {
             b
@@ -113,37 +279,31 @@ async fn serve_image(
         }
     };
     if headers.get("if-none-match").is_some_and(|v| etag_matches(v.as_bytes(), &etag)) {
-        return Ok(cached(Response::builder().status(304)).body(BodyBytes::new()).unwrap_or_default());
+        let reply = common(Response::builder().status(304)).body(BodyBytes::new()).unwrap_or_default();
+        return Ok((reply, "not-modified", "none"));
     }
-    let limits = state.limits;
-    let variant = outcome.variant.clone();
-    let source: Bytes = original.bytes.clone();
-    let encoded = tokio::task::spawn_blocking(move || pipeline::transform(&source, &variant, &limits))
-        .await
-        .map_err(|e| pipeline::TransformError::Encode(e.to_string()))??;
-    let len = encoded.bytes.len();
-    let body = if *method == Method::HEAD { BodyBytes::new() } else { BodyBytes::from(encoded.bytes) };
-    Ok(cached(Response::builder().status(200))
-        .header("content-type", encoded.format.mime())
-        .header("content-length", len)
-        .header("x-pixgate-cache", "miss")
+    let served = service::serve(state, &outcome, resolved).await?;
+    let Served { variant, tier, timings, .. } = served;
+    let body = if method == Method::HEAD { BodyBytes::new() } else { variant.bytes.clone() };
+    let reply = common(Response::builder().status(200))
+        .header("content-type", variant.format.mime())
+        .header("content-length", variant.bytes.len())
+        .header("x-pixgate-cache", tier.as_str())
+        .header("server-timing", server_timing(tier, &timings))
         .body(body)
-        .unwrap_or_default())
+        .unwrap_or_default();
+    Ok((reply, tier.as_str(), variant.format.as_str()))
 }
 
-mod http_builder {
-    pub use warp::http::response::Builder;
-}
-
-/// Strong ETag: original version + canonical variant + pipeline version.
-fn etag(version: &str, canonical: &str) -> String {
-    let mut h = Sha256::new();
-    for part in [version, "\n", canonical, "\n", PIPELINE_VERSION] {
-        h.update(part.as_bytes());
+/// `Server-Timing`: where the time went (milliseconds).
+fn server_timing(tier: service::Tier, t: &service::Timings) -> String {
+    let mut parts = vec![format!("cache;desc={}", tier.as_str())];
+    for (name, d) in [("fetch", t.fetch), ("queue", t.queue), ("transform", t.transform)] {
+        if let Some(d) = d {
+            parts.push(format!("{name};dur={:.2}", d.as_secs_f64() * 1000.0));
+        }
     }
-    let digest = h.finalize();
-    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-    format!("\"{hex}\"")
+    parts.join(", ")
 }
 
 fn etag_matches(header: &[u8], etag: &str) -> bool {
@@ -151,4 +311,17 @@ fn etag_matches(header: &[u8], etag: &str) -> bool {
         let t = t.trim_ascii();
         t == b"*" || t == etag.as_bytes() || t.strip_prefix(b"W/") == Some(etag.as_bytes())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_none_match_accepts_lists_weak_forms_and_star() {
+        assert!(etag_matches(b"\"a\"", "\"a\""));
+        assert!(etag_matches(b"\"x\", W/\"a\"", "\"a\""));
+        assert!(etag_matches(b"*", "\"a\""));
+        assert!(!etag_matches(b"\"b\"", "\"a\""));
+    }
 }

@@ -2,6 +2,7 @@
 
 mod bench_edge;
 mod bench_pipeline;
+mod bench_serve;
 mod dashboard;
 mod demo;
 mod grafana;
@@ -24,6 +25,7 @@ commands:
          tests, then end-to-end tests through a real Envoy (with Redis and an S3 server)
   bench edge       Envoy with vs without the filter (target/bench/edge.json)
   bench pipeline   the image pipeline against libvips in-process (target/bench/pipeline.json)
+  bench serve      cache hits of the origin, directly and through Envoy, against nginx (target/bench/serve.json)
   grafana          regenerate grafana/dashboards/pixgate.json and grafana/alerts/prometheusrule.yaml";
 
 pub type Result<T> = std::result::Result<T, String>;
@@ -32,7 +34,8 @@ fn bench(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("edge") => bench_edge::run(&args[1..]),
         Some("pipeline") => bench_pipeline::run(args),
-        other => Err(format!("unknown benchmark {other:?} (benchmarks: edge, pipeline)")),
+        Some("serve") => bench_serve::run(&args[1..]),
+        other => Err(format!("unknown benchmark {other:?} (benchmarks: edge, pipeline, serve)")),
     }
 }
 

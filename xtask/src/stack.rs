@@ -56,7 +56,11 @@ pub fn start_origin(
     logs: &Path,
 ) -> Result<Service> {
     let mut cmd = Command::new(bin);
-    cmd.current_dir(root()).env("PIXGATE_LISTEN", format!("127.0.0.1:{port}")).env("PIXGATE_STORE__ROOT", data_dir);
+    cmd.current_dir(root())
+        .env("PIXGATE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PIXGATE_STORE__ROOT", data_dir)
+        // The same route profiles as the filter, for legacy URLs that bypass it.
+        .env("PIXGATE_POLICY__FILTER_CONFIG", root().join("envoy/filter-config.json"));
     for (k, v) in extra_env {
         cmd.env(k, v);
     }

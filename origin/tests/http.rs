@@ -1,0 +1,386 @@
+//! The origin over real HTTP, in-process on a free port with a temporary local store:
+//! routes, uploads, caching headers, single-flight and back-pressure.
+
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use pixgate_origin::config::Config;
+use pixgate_origin::{Origin, State};
+
+const TOKEN: &str = "test-upload-token";
+
+struct TestOrigin {
+    base: String,
+    state: Arc<State>,
+    root: PathBuf,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestOrigin {
+    fn start(name: &str, extra: &[(&str, &str)]) -> TestOrigin {
+        let root = std::env::temp_dir().join(format!("pixgate-http-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        let mut env = vec![
+            ("PIXGATE_LISTEN".to_owned(), "127.0.0.1:0".to_owned()),
+            ("PIXGATE_STORE__ROOT".to_owned(), root.display().to_string()),
+            ("PIXGATE_UPLOAD_TOKENS".to_owned(), TOKEN.to_owned()),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = Config::from_sources("", env).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            rt.block_on(async move {
+                let origin = Origin::bind(config).await.unwrap();
+                tx.send((origin.local_addr(), origin.state.clone())).unwrap();
+                origin
+                    .run(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+        });
+        let (addr, state) = rx.recv().unwrap();
+        TestOrigin { base: format!("http://{addr}"), state, root, stop: Some(stop), thread: Some(thread) }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for TestOrigin {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+struct Resp {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Resp {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&self.body)))
+    }
+    fn code(&self) -> String {
+        self.json()["error"]["code"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn finish(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Resp {
+    let mut r = r.unwrap();
+    let status = r.status().as_u16();
+    let headers = r
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .collect();
+    let body = r.body_mut().with_config().limit(64 << 20).read_to_vec().unwrap_or_default();
+    Resp { status, headers, body }
+}
+
+fn get(url: &str, headers: &[(&str, &str)]) -> Resp {
+    let mut req = agent().get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    finish(req.call())
+}
+
+fn put(url: &str, token: Option<&str>, body: &[u8], headers: &[(&str, &str)]) -> Resp {
+    let mut req = agent().put(url);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
+    }
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    finish(req.send(body))
+}
+
+fn jpeg(w: u32, h: u32) -> Vec<u8> {
+    let img = image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x % 256) as u8, (y % 256) as u8, 90]));
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85).encode_image(&img).unwrap();
+    out
+}
+
+fn png(w: u32, h: u32) -> Vec<u8> {
+    let mut out = Vec::new();
+    image::RgbImage::new(w, h).write_to(&mut Cursor::new(&mut out), image::ImageFormat::Png).unwrap();
+    out
+}
+
+fn size_of(body: &[u8]) -> (u32, u32) {
+    let img = image::load_from_memory(body).unwrap();
+    (img.width(), img.height())
+}
+
+fn stored_originals(root: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut dirs = vec![root.join("originals")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if e.path().is_dir() {
+                dirs.push(e.path());
+            } else {
+                out.push(e.path().display().to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn upload_then_serve_with_cache_headers_and_304() {
+    let o = TestOrigin::start("serve", &[]);
+    let r = put(&o.url("/originals/photos/a.jpg"), Some(TOKEN), &jpeg(400, 300), &[]);
+    assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.json()["width"], 400);
+
+    let first = get(&o.url("/img/photos/a.jpg?w=100"), &[]);
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("x-pixgate-cache"), Some("miss"));
+    assert_eq!(first.header("content-type"), Some("image/jpeg"));
+    assert_eq!(first.header("cache-control"), Some("public, max-age=3600, stale-while-revalidate=86400"));
+    assert!(first.header("server-timing").is_some_and(|t| t.contains("transform;dur=")), "{:?}", first.headers);
+    assert_eq!(size_of(&first.body), (100, 75));
+    let etag = first.header("etag").unwrap().to_owned();
+    assert!(etag.starts_with('"') && etag.len() == 34, "strong ETag: {etag}");
+
+    let second = get(&o.url("/img/photos/a.jpg?w=100"), &[]);
+    assert_eq!(second.header("x-pixgate-cache"), Some("hit-memory"));
+    assert_eq!(second.body, first.body);
+    assert_eq!(second.header("etag"), Some(etag.as_str()));
+
+    let not_modified = get(&o.url("/img/photos/a.jpg?w=100"), &[("if-none-match", &etag)]);
+    assert_eq!(not_modified.status, 304);
+    assert!(not_modified.body.is_empty());
+
+    let legacy = get(&o.url("/photos/a.jpg?width=100"), &[]);
+    assert_eq!(legacy.status, 200);
+    assert_eq!(legacy.header("etag"), Some(etag.as_str()), "a legacy URL is the same variant");
+
+    let head = finish(agent().head(o.url("/img/photos/a.jpg?w=100")).call());
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some(first.body.len().to_string().as_str()));
+
+    let negotiated = get(&o.url("/img/photos/a.jpg?w=64"), &[("accept", "image/webp,*/*")]);
+    assert_eq!(negotiated.header("content-type"), Some("image/webp"));
+    assert_eq!(negotiated.header("vary"), Some("Accept"));
+}
+
+#[test]
+fn replacing_an_original_never_serves_the_old_variant_and_delete_makes_it_unreachable() {
+    let o = TestOrigin::start("replace", &[]);
+    assert_eq!(put(&o.url("/originals/r.jpg"), Some(TOKEN), &jpeg(400, 200), &[]).status, 201);
+    let old = get(&o.url("/img/r.jpg?w=100"), &[]);
+    assert_eq!(size_of(&old.body), (100, 50));
+    assert_eq!(put(&o.url("/originals/r.jpg"), Some(TOKEN), &jpeg(200, 200), &[]).status, 200);
+    let new = get(&o.url("/img/r.jpg?w=100"), &[]);
+    assert_eq!(new.status, 200);
+    assert_eq!(size_of(&new.body), (100, 100));
+    assert_ne!(old.header("etag"), new.header("etag"));
+
+    let del =
+        finish(agent().delete(o.url("/originals/r.jpg")).header("authorization", format!("Bearer {TOKEN}")).call());
+    assert_eq!(del.status, 204);
+    let gone = get(&o.url("/img/r.jpg?w=100"), &[]);
+    assert_eq!((gone.status, gone.code()), (404, "not_found".into()));
+    let again =
+        finish(agent().delete(o.url("/originals/r.jpg")).header("authorization", format!("Bearer {TOKEN}")).call());
+    assert_eq!(again.status, 404);
+}
+
+#[test]
+fn uploads_need_a_valid_token_and_store_nothing_otherwise() {
+    let o = TestOrigin::start("auth", &[]);
+    let body = jpeg(50, 50);
+    let r = put(&o.url("/originals/x.jpg"), None, &body, &[]);
+    assert_eq!((r.status, r.code()), (401, "unauthorized".into()));
+    let r = put(&o.url("/originals/x.jpg"), Some("wrong-token-123"), &body, &[]);
+    assert_eq!((r.status, r.code()), (403, "forbidden".into()));
+    let r = finish(agent().delete(o.url("/originals/x.jpg")).call());
+    assert_eq!(r.status, 401);
+    assert!(stored_originals(&o.root).is_empty());
+    assert_eq!(get(&o.url("/img/x.jpg"), &[]).status, 404);
+}
+
+#[test]
+fn bad_uploads_are_refused_before_anything_is_stored() {
+    let o = TestOrigin::start(
+        "refuse",
+        &[("PIXGATE_LIMITS__MAX_SOURCE_BYTES", "100000"), ("PIXGATE_LIMITS__MAX_SOURCE_PIXELS", "250000")],
+    );
+    let url = o.url("/originals/bad.png");
+    let r = put(&url, Some(TOKEN), &vec![0u8; 300_000], &[]);
+    assert_eq!((r.status, r.code()), (413, "payload_too_large".into()), "refused by Content-Length");
+    let r = put(&url, Some(TOKEN), b"just some text, not an image", &[]);
+    assert_eq!((r.status, r.code()), (415, "unsupported_media_type".into()));
+    let mut corrupt = b"\x89PNG\r\n\x1a\n".to_vec();
+    corrupt.extend_from_slice(&[0xAB; 64]);
+    let r = put(&url, Some(TOKEN), &corrupt, &[]);
+    assert_eq!((r.status, r.code()), (422, "corrupt_image".into()));
+    let r = put(&url, Some(TOKEN), &png(1000, 1000), &[]);
+    assert_eq!((r.status, r.code()), (413, "payload_too_large".into()), "too many pixels, from the header");
+    let r = put(&url, Some(TOKEN), &png(10, 10), &[("content-md5", "AAAAAAAAAAAAAAAAAAAAAA==")]);
+    assert_eq!((r.status, r.code()), (400, "bad_digest".into()));
+    let r = put(&o.url("/originals/a/../b.png"), Some(TOKEN), &png(10, 10), &[]);
+    assert_eq!(r.status, 400);
+    assert!(stored_originals(&o.root).is_empty(), "{:?}", stored_originals(&o.root));
+
+    // And with a correct checksum it is accepted.
+    use base64::Engine;
+    use sha2::Digest;
+    let body = png(10, 10);
+    let sum = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(&body));
+    assert_eq!(put(&url, Some(TOKEN), &body, &[("x-amz-checksum-sha256", &sum)]).status, 201);
+}
+
+#[test]
+fn fifty_concurrent_requests_for_one_uncached_variant_run_one_transform() {
+    let o = TestOrigin::start("flight", &[]);
+    assert_eq!(put(&o.url("/originals/big.jpg"), Some(TOKEN), &jpeg(1600, 1200), &[]).status, 201);
+    // Warm the original's version, so every request reaches the variant lookup at once.
+    assert_eq!(get(&o.url("/img/big.jpg?w=10"), &[]).status, 200);
+    let before = o.state.metrics.transforms_total();
+    let url = o.url("/img/big.jpg?w=333&fmt=png");
+    let barrier = Arc::new(std::sync::Barrier::new(50));
+    let handles: Vec<_> = (0..50)
+        .map(|_| {
+            let (url, barrier) = (url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                get(&url, &[])
+            })
+        })
+        .collect();
+    let responses: Vec<Resp> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(responses.iter().all(|r| r.status == 200));
+    assert_eq!(o.state.metrics.transforms_total() - before, 1, "exactly one transform");
+    let misses = responses.iter().filter(|r| r.header("x-pixgate-cache") == Some("miss")).count();
+    let coalesced = responses.iter().filter(|r| r.header("x-pixgate-cache") == Some("coalesced")).count();
+    assert_eq!(misses, 1);
+    assert!(coalesced >= 1, "some requests waited for the one transform");
+    assert!(responses.windows(2).all(|w| w[0].body == w[1].body));
+}
+
+#[test]
+fn concurrent_puts_of_one_key_leave_one_complete_original() {
+    let o = TestOrigin::start("puts", &[]);
+    let bodies: Vec<Vec<u8>> = (0..6).map(|i| jpeg(300 + i * 10, 200)).collect();
+    let handles: Vec<_> = bodies
+        .iter()
+        .cloned()
+        .map(|b| {
+            let url = o.url("/originals/same.jpg");
+            std::thread::spawn(move || put(&url, Some(TOKEN), &b, &[]).status)
+        })
+        .collect();
+    for h in handles {
+        assert!(matches!(h.join().unwrap(), 200 | 201));
+    }
+    let files = stored_originals(&o.root);
+    assert_eq!(files.len(), 1, "no temp files: {files:?}");
+    let stored = std::fs::read(&files[0]).unwrap();
+    assert!(bodies.contains(&stored), "the original is one complete upload");
+}
+
+#[test]
+fn overload_sheds_with_503_and_retry_after() {
+    let o = TestOrigin::start("shed", &[("PIXGATE_TRANSFORM__WORKERS", "1"), ("PIXGATE_TRANSFORM__QUEUE", "0")]);
+    assert_eq!(put(&o.url("/originals/s.jpg"), Some(TOKEN), &jpeg(2000, 1500), &[]).status, 201);
+    assert_eq!(get(&o.url("/img/s.jpg?w=9"), &[]).status, 200);
+    let barrier = Arc::new(std::sync::Barrier::new(6));
+    let handles: Vec<_> = (0..6)
+        .map(|i| {
+            let (url, barrier) = (o.url(&format!("/img/s.jpg?w={}&blur=2", 500 + i)), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                get(&url, &[])
+            })
+        })
+        .collect();
+    let responses: Vec<Resp> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let shed: Vec<&Resp> = responses.iter().filter(|r| r.status == 503).collect();
+    assert!(responses.iter().all(|r| r.status == 200 || r.status == 503));
+    assert!(responses.iter().any(|r| r.status == 200));
+    assert!(!shed.is_empty(), "one worker and no queue: concurrent transforms are shed");
+    assert_eq!(shed[0].code(), "overloaded");
+    assert_eq!(shed[0].header("retry-after"), Some("1"));
+}
+
+#[test]
+fn service_routes_answer_and_bad_input_is_never_a_5xx() {
+    let o = TestOrigin::start("routes", &[]);
+    assert_eq!(get(&o.url("/healthz"), &[]).status, 200);
+    let ready = get(&o.url("/readyz"), &[]);
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.json()["store"], "ok");
+    assert_eq!(ready.json()["redis"], "disabled");
+    assert_eq!(put(&o.url("/originals/m.jpg"), Some(TOKEN), &jpeg(64, 64), &[]).status, 201);
+    for (path, status, code) in [
+        ("/img/m.jpg?w=-5", 400, "bad_param"),
+        ("/img/m.jpg?w=99999", 400, "too_large"),
+        ("/img/%2e%2e/etc/passwd?w=1", 400, "bad_key"),
+        ("/img/missing.jpg?w=10", 404, "not_found"),
+    ] {
+        let r = get(&o.url(path), &[]);
+        assert_eq!((r.status, r.code().as_str()), (status, code), "{path}");
+    }
+    let post = finish(agent().post(o.url("/img/m.jpg")).send(&b""[..]));
+    assert_eq!(post.status, 405);
+    assert_eq!(get(&o.url("/img/m.jpg?w=10"), &[]).status, 200);
+    let metrics = get(&o.url("/metrics"), &[]);
+    let text = String::from_utf8_lossy(&metrics.body);
+    for name in [
+        "pixgate_http_requests_total",
+        "pixgate_http_request_duration_seconds",
+        "pixgate_cache_requests_total",
+        "pixgate_transforms_total",
+        "pixgate_store_request_duration_seconds",
+    ] {
+        assert!(text.contains(name), "{name} missing");
+    }
+    assert!(text.contains("status_class=\"4xx\""));
+}
+
+#[test]
+fn shutdown_finishes_in_flight_requests_then_stops_accepting() {
+    let mut o = TestOrigin::start("shutdown", &[]);
+    assert_eq!(put(&o.url("/originals/slow.jpg"), Some(TOKEN), &jpeg(2400, 1600), &[]).status, 201);
+    let url = o.url("/img/slow.jpg?w=1200&blur=8");
+    let addr = o.base.trim_start_matches("http://").to_owned();
+    let in_flight = std::thread::spawn(move || get(&url, &[]));
+    std::thread::sleep(Duration::from_millis(150));
+    let _ = o.stop.take().unwrap().send(());
+    let r = in_flight.join().unwrap();
+    assert_eq!(r.status, 200, "the in-flight request completes");
+    o.thread.take().unwrap().join().unwrap();
+    assert!(std::net::TcpStream::connect(addr).is_err(), "no longer accepting");
+}
