@@ -59,6 +59,11 @@ pub struct StoreConfig {
     pub timeout_ms: u64,
     /// Also keep transformed variants in the store (the L3 cache tier).
     pub variants: bool,
+    /// Consecutive connection failures or timeouts after which store calls fail at
+    /// once…
+    pub breaker_failures: u32,
+    /// …for this long, before one probe is let through.
+    pub breaker_cooldown_ms: u64,
     pub s3: S3Config,
 }
 
@@ -179,6 +184,8 @@ impl Default for StoreConfig {
             root: PathBuf::from("./data"),
             timeout_ms: 2_000,
             variants: true,
+            breaker_failures: 3,
+            breaker_cooldown_ms: 1_000,
             s3: S3Config::default(),
         }
     }
@@ -310,6 +317,7 @@ impl Config {
             ("limits.max_source_pixels", self.limits.max_source_pixels),
             ("limits.max_source_side", u64::from(self.limits.max_source_side)),
             ("store.timeout_ms", self.store.timeout_ms),
+            ("store.breaker_failures", u64::from(self.store.breaker_failures)),
             ("cache.original_ttl_ms", self.cache.original_ttl_ms),
             ("cache.memory.max_bytes", self.cache.memory.max_bytes),
             ("cache.redis.ttl_s", self.cache.redis.ttl_s),

@@ -260,8 +260,8 @@ async fn serve_image(
         return Err(Arc::new(OriginError::MethodNotAllowed));
     }
     let outcome = decide(path, query, headers, state)?;
-    let name = service::variant_name_for(state, &outcome).await?;
-    let etag = format!("\"{name}\"");
+    let resolved = service::resolve(state, &outcome).await?;
+    let etag = format!("\"{}\"", resolved.name);
     let vary = outcome.vary.join(", ");
     let common = |b: warp::http::response::Builder| {
         let b = b.header("etag", &etag).header("cache-control", &state.config.http.cache_control);
@@ -275,7 +275,7 @@ async fn serve_image(
         let reply = common(Response::builder().status(304)).body(BodyBytes::new()).unwrap_or_default();
         return Ok((reply, "not-modified", "none"));
     }
-    let served = service::serve(state, &outcome, name).await?;
+    let served = service::serve(state, &outcome, resolved).await?;
     let Served { variant, tier, timings, .. } = served;
     let body = if method == Method::HEAD { BodyBytes::new() } else { variant.bytes.clone() };
     let reply = common(Response::builder().status(200))

@@ -14,6 +14,7 @@ use crate::config::ms;
 use crate::error::OriginError;
 use crate::pipeline;
 use crate::singleflight::Role;
+use crate::store::StoreError;
 use crate::State;
 
 /// Where a response came from (`X-Pixgate-Cache`).
@@ -58,19 +59,34 @@ pub struct Served {
 /// The shared result of one single-flight computation.
 pub type Flight = Result<(Arc<CachedVariant>, Tier, Timings), Arc<OriginError>>;
 
-/// The variant's name (ETag) without fetching it: enough to answer `If-None-Match`.
-pub async fn variant_name_for(state: &State, outcome: &Outcome) -> Result<String, OriginError> {
-    let version = original_version(state, &outcome.key).await?.ok_or(OriginError::NotFound)?;
-    Ok(variant_name(&version, &outcome.canonical_path()))
+/// A variant's name, known before fetching anything.
+#[derive(Debug)]
+pub struct Resolved {
+    /// The variant's name, also its strong ETag.
+    pub name: String,
+    /// Set when the store failed and a remembered version was used: only memory can
+    /// answer then, and a miss fails at once instead of calling the failing store again.
+    pub store_failing: Option<StoreError>,
 }
 
-pub async fn serve(state: &Arc<State>, outcome: &Outcome, name: String) -> Result<Served, Arc<OriginError>> {
+/// The variant's name (ETag) without fetching it: enough to answer `If-None-Match`.
+pub async fn resolve(state: &State, outcome: &Outcome) -> Result<Resolved, OriginError> {
+    let (version, store_failing) = original_version(state, &outcome.key).await?;
+    let version = version.ok_or(OriginError::NotFound)?;
+    Ok(Resolved { name: variant_name(&version, &outcome.canonical_path()), store_failing })
+}
+
+pub async fn serve(state: &Arc<State>, outcome: &Outcome, resolved: Resolved) -> Result<Served, Arc<OriginError>> {
     let m = &state.metrics;
+    let Resolved { name, store_failing } = resolved;
     if let Some(v) = state.memory.get(&name).await {
         m.cache_requests.with_label_values(&["memory", "hit"]).inc();
         return Ok(Served { variant: v, name, tier: Tier::Memory, timings: Timings::default() });
     }
     m.cache_requests.with_label_values(&["memory", "miss"]).inc();
+    if let Some(e) = store_failing {
+        return Err(Arc::new(e.into()));
+    }
     let (flight, role) = state.flights.run(&name, || compute(state.clone(), outcome.clone(), name.clone())).await;
     let (variant, tier, timings) = flight?;
     let tier = if role == Role::Follower {
@@ -83,22 +99,23 @@ pub async fn serve(state: &Arc<State>, outcome: &Outcome, name: String) -> Resul
 }
 
 /// The original's version: remembered briefly, else asked of the store; while the
-/// store fails, a remembered version keeps cached variants reachable.
-async fn original_version(state: &State, key: &str) -> Result<Option<String>, OriginError> {
+/// store fails, a remembered version keeps cached variants reachable (and the store's
+/// error comes along).
+async fn original_version(state: &State, key: &str) -> Result<(Option<String>, Option<StoreError>), OriginError> {
     let stale = match state.versions.lookup(key).await {
-        Lookup::Fresh(v) => return Ok(v),
+        Lookup::Fresh(v) => return Ok((v, None)),
         Lookup::Stale(v) => v,
         Lookup::Unknown => None,
     };
     match state.store.head_original(key).await {
         Ok(v) => {
             state.versions.remember(key, v.clone()).await;
-            Ok(v)
+            Ok((v, None))
         }
         Err(e) => match stale {
             Some(v) => {
-                tracing::warn!(error = %e, "store failing: using the last known version of an original");
-                Ok(Some(v))
+                tracing::debug!(error = %e, "store failing: using the last known version of an original");
+                Ok((Some(v), Some(e)))
             }
             None => Err(e.into()),
         },

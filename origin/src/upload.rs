@@ -13,7 +13,7 @@ use pixgate_policy::Format;
 use sha2::{Digest, Sha256};
 use warp::http::HeaderMap;
 
-use crate::pipeline::{self, Limits, TransformError};
+use crate::pipeline::{Limits, TransformError};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum UploadError {
@@ -122,13 +122,20 @@ pub struct Header {
     pub height: u32,
 }
 
-/// Magic bytes, then the header's dimensions against the limits. (Stands in for
-/// `pipeline::probe` until the pipeline exposes one.)
+/// Magic bytes, then the header's dimensions against the limits, without decoding.
+/// (Stands in for `pipeline::probe` until the pipeline exposes one; it uses only the
+/// `image` crate so that it does not depend on the pipeline's internals.)
 pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Header, TransformError> {
     if bytes.len() as u64 > limits.max_bytes {
         return Err(TransformError::TooLarge(format!("source exceeds {} bytes", limits.max_bytes)));
     }
-    let format = pipeline::sniff(bytes).ok_or_else(|| TransformError::Unsupported("not a supported image".into()))?;
+    let format = match image::guess_format(bytes) {
+        Ok(image::ImageFormat::Jpeg) => Format::Jpeg,
+        Ok(image::ImageFormat::Png) => Format::Png,
+        Ok(image::ImageFormat::Gif) => Format::Gif,
+        Ok(image::ImageFormat::WebP) => Format::Webp,
+        _ => return Err(TransformError::Unsupported("not a supported image".into())),
+    };
     let reader = image::ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
         .map_err(|e| TransformError::Corrupt(e.to_string()))?;

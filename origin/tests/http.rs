@@ -369,3 +369,18 @@ fn service_routes_answer_and_bad_input_is_never_a_5xx() {
     }
     assert!(text.contains("status_class=\"4xx\""));
 }
+
+#[test]
+fn shutdown_finishes_in_flight_requests_then_stops_accepting() {
+    let mut o = TestOrigin::start("shutdown", &[]);
+    assert_eq!(put(&o.url("/originals/slow.jpg"), Some(TOKEN), &jpeg(2400, 1600), &[]).status, 201);
+    let url = o.url("/img/slow.jpg?w=1200&blur=8");
+    let addr = o.base.trim_start_matches("http://").to_owned();
+    let in_flight = std::thread::spawn(move || get(&url, &[]));
+    std::thread::sleep(Duration::from_millis(150));
+    let _ = o.stop.take().unwrap().send(());
+    let r = in_flight.join().unwrap();
+    assert_eq!(r.status, 200, "the in-flight request completes");
+    o.thread.take().unwrap().join().unwrap();
+    assert!(std::net::TcpStream::connect(addr).is_err(), "no longer accepting");
+}

@@ -76,9 +76,11 @@ pub fn variant_name(version: &str, canonical: &str) -> String {
         h.update(part.as_bytes());
     }
     let digest = h.finalize();
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut hex = String::with_capacity(32);
-    for b in &digest[..16] {
-        hex.push_str(&format!("{b:02x}"));
+    for &b in &digest[..16] {
+        hex.push(char::from(HEX[usize::from(b >> 4)]));
+        hex.push(char::from(HEX[usize::from(b & 15)]));
     }
     hex
 }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use crate::cache::breaker::{Breaker, Transition};
 use crate::metrics::Metrics;
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -73,26 +74,44 @@ pub trait Store: Send + Sync {
     fn check(&self) -> StoreFuture<'_, ()>;
 }
 
-/// Wraps a backend with the per-call timeout and the store metrics, so backends stay
-/// plain.
+/// Wraps a backend with the per-call timeout, a circuit breaker and the store metrics,
+/// so backends stay plain. The breaker makes a store outage cheap: after repeated
+/// connection failures or timeouts, calls fail at once for a cool-down (cached variants
+/// are then served without waiting, misses get a 503 at once), and one probe per
+/// cool-down finds out when the store is back.
 pub struct Timed {
     inner: Box<dyn Store>,
     timeout: Duration,
+    breaker: Breaker,
     metrics: Arc<Metrics>,
 }
 
 impl Timed {
-    pub fn new(inner: Box<dyn Store>, timeout: Duration, metrics: Arc<Metrics>) -> Timed {
-        Timed { inner, timeout, metrics }
+    pub fn new(inner: Box<dyn Store>, timeout: Duration, breaker: Breaker, metrics: Arc<Metrics>) -> Timed {
+        Timed { inner, timeout, breaker, metrics }
     }
 
     async fn call<T>(&self, op: &'static str, f: StoreFuture<'_, T>) -> Result<T, StoreError> {
-        let start = Instant::now();
         let backend = self.inner.backend();
+        if !self.breaker.allow(Instant::now()) {
+            self.metrics.store_errors.with_label_values(&[backend, op, "breaker_open"]).inc();
+            return Err(StoreError::Unavailable("store failing: circuit open".into()));
+        }
+        let start = Instant::now();
         let result = match tokio::time::timeout(self.timeout, f).await {
             Ok(r) => r,
             Err(_) => Err(StoreError::Timeout),
         };
+        // Only failures to reach the store count: an answer, even an error, shows it is up.
+        let transition = match &result {
+            Err(StoreError::Unavailable(_) | StoreError::Timeout) => self.breaker.failure(Instant::now()),
+            _ => self.breaker.success(),
+        };
+        match transition {
+            Transition::Opened => tracing::warn!(backend, "store failing: failing fast for the cool-down"),
+            Transition::Closed => tracing::info!(backend, "store is back"),
+            Transition::None => {}
+        }
         self.metrics.store_duration.with_label_values(&[backend, op]).observe(start.elapsed().as_secs_f64());
         if let Err(e) = &result {
             self.metrics.store_errors.with_label_values(&[backend, op, e.kind()]).inc();
@@ -123,5 +142,56 @@ impl Timed {
     }
     pub async fn check(&self) -> Result<(), StoreError> {
         self.call("check", self.inner.check()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A store that is down: every call fails to connect, and calls are counted.
+    struct Down(Arc<AtomicUsize>);
+
+    impl Store for Down {
+        fn backend(&self) -> &'static str {
+            "down"
+        }
+        fn head_original<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<String>> {
+            Box::pin(async {
+                self.0.fetch_add(1, Ordering::SeqCst);
+                Err(StoreError::Unavailable("connection refused".into()))
+            })
+        }
+        fn get_original<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<Object>> {
+            unimplemented!()
+        }
+        fn put_original<'a>(&'a self, _: &'a str, _: Bytes) -> StoreFuture<'a, Put> {
+            unimplemented!()
+        }
+        fn delete_original<'a>(&'a self, _: &'a str) -> StoreFuture<'a, bool> {
+            unimplemented!()
+        }
+        fn get_variant<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<Bytes>> {
+            unimplemented!()
+        }
+        fn put_variant<'a>(&'a self, _: &'a str, _: Bytes) -> StoreFuture<'a, ()> {
+            unimplemented!()
+        }
+        fn check(&self) -> StoreFuture<'_, ()> {
+            unimplemented!()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_store_is_skipped_after_repeated_failures() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let breaker = Breaker::new(3, Duration::from_secs(60));
+        let store =
+            Timed::new(Box::new(Down(calls.clone())), Duration::from_secs(1), breaker, Arc::new(Metrics::new()));
+        for _ in 0..10 {
+            assert!(matches!(store.head_original("k").await, Err(StoreError::Unavailable(_))));
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "calls fail at once while the circuit is open");
     }
 }
