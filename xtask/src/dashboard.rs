@@ -1,7 +1,7 @@
 //! Grafana dashboard as code. Panels are data (title, unit, queries) so that the
-//! dashboard's PromQL can be listed, parsed by `promtool` and checked against a live
-//! scrape; `cargo xtask grafana` writes `grafana/dashboards/pixgate.json`, and
-//! `cargo xtask test` fails when the committed file differs from what this generates.
+//! dashboard's PromQL can be listed and parsed by `promtool`. `cargo xtask grafana`
+//! writes `grafana/dashboards/pixgate.json`; `cargo xtask test` fails when the committed
+//! file differs from what this generates.
 
 use serde_json::{json, Value};
 
@@ -304,42 +304,9 @@ pub fn write() -> Result<()> {
     Ok(())
 }
 
-/// Metric names a PromQL expression reads (identifiers of Pixgate's and the process's).
-pub fn metric_names(expr: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let bytes = expr.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c.is_ascii_alphabetic() || c == b'_' {
-            let start = i;
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b':') {
-                i += 1;
-            }
-            let word = &expr[start..i];
-            let before = start.checked_sub(1).map(|j| bytes[j]);
-            if (word.starts_with("pixgate_") || word.starts_with("process_")) && before != Some(b'$') {
-                let base = ["_bucket", "_count", "_sum"].iter().find_map(|s| word.strip_suffix(s)).unwrap_or(word);
-                if !out.iter().any(|w| w == base) {
-                    out.push(base.to_owned());
-                }
-            }
-        } else {
-            i += 1;
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn metric_names_strip_histogram_suffixes() {
-        let e = "histogram_quantile(0.95, sum by (le) (rate(pixgate_http_request_duration_seconds_bucket[5m]))) / pixgate_x_total";
-        assert_eq!(metric_names(e), vec!["pixgate_http_request_duration_seconds", "pixgate_x_total"]);
-    }
 
     #[test]
     fn committed_dashboard_is_generated() {

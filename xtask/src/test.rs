@@ -108,8 +108,6 @@ pub fn run(args: &[String]) -> Result<()> {
             .env("PIXGATE_E2E_WASM", &wasm)
             .env("PIXGATE_E2E_WORK", &work),
     );
-    // After the traffic of the tests above, every metric the dashboard reads is exported.
-    let result = result.and_then(|()| grafana::check_live(ports.origin, ports.admin));
     if result.is_err() {
         for svc in [&origin, &envoy] {
             eprintln!("--- {} log (tail) ---\n{}", svc.name, proc::tail(&svc.log, 30));
