@@ -298,7 +298,15 @@ async fn serve_image(
 /// `Server-Timing`: where the time went (milliseconds).
 fn server_timing(tier: service::Tier, t: &service::Timings) -> String {
     let mut parts = vec![format!("cache;desc={}", tier.as_str())];
-    for (name, d) in [("fetch", t.fetch), ("queue", t.queue), ("transform", t.transform)] {
+    let stages = [
+        ("fetch", t.fetch),
+        ("queue", t.queue),
+        ("decode", t.decode),
+        ("resize", t.resize),
+        ("encode", t.encode),
+        ("transform", t.transform),
+    ];
+    for (name, d) in stages {
         if let Some(d) = d {
             parts.push(format!("{name};dur={:.2}", d.as_secs_f64() * 1000.0));
         }
@@ -316,6 +324,25 @@ fn etag_matches(header: &[u8], etag: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn server_timing_lists_every_stage_of_a_miss() {
+        let ms = |n| Some(std::time::Duration::from_millis(n));
+        let t = service::Timings {
+            fetch: ms(1),
+            queue: ms(2),
+            transform: ms(9),
+            decode: ms(4),
+            resize: ms(3),
+            encode: ms(2),
+        };
+        let h = server_timing(service::Tier::Miss, &t);
+        assert_eq!(
+            h,
+            "cache;desc=miss, fetch;dur=1.00, queue;dur=2.00, decode;dur=4.00, resize;dur=3.00, encode;dur=2.00, transform;dur=9.00"
+        );
+        assert_eq!(server_timing(service::Tier::Memory, &service::Timings::default()), "cache;desc=hit-memory");
+    }
 
     #[test]
     fn if_none_match_accepts_lists_weak_forms_and_star() {

@@ -45,6 +45,10 @@ pub struct Timings {
     pub fetch: Option<Duration>,
     pub queue: Option<Duration>,
     pub transform: Option<Duration>,
+    /// The pipeline's own stages, within `transform`.
+    pub decode: Option<Duration>,
+    pub resize: Option<Duration>,
+    pub encode: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -193,6 +197,10 @@ async fn compute_inner(
     let format = encoded.format;
     m.transforms.with_label_values(&[format.as_str()]).inc();
     m.transform_duration.with_label_values(&["total", format.as_str()]).observe(transform.as_secs_f64());
+    let stages = encoded.timings;
+    for (stage, d) in [("decode", stages.decode), ("resize", stages.resize), ("encode", stages.encode)] {
+        m.transform_duration.with_label_values(&[stage, format.as_str()]).observe(d.as_secs_f64());
+    }
     m.bytes_saved.inc_by((original.bytes.len() as u64).saturating_sub(encoded.bytes.len() as u64));
     let v = Arc::new(CachedVariant {
         bytes: Bytes::from(encoded.bytes),
@@ -212,7 +220,15 @@ async fn compute_inner(
             });
         }
     }
-    Ok((v, Tier::Miss, Timings { fetch: Some(fetch), queue: Some(queue), transform: Some(transform) }))
+    let timings = Timings {
+        fetch: Some(fetch),
+        queue: Some(queue),
+        transform: Some(transform),
+        decode: Some(stages.decode),
+        resize: Some(stages.resize),
+        encode: Some(stages.encode),
+    };
+    Ok((v, Tier::Miss, timings))
 }
 
 fn fill_redis(state: &Arc<State>, name: &str, v: &Arc<CachedVariant>) {

@@ -19,6 +19,18 @@ pub fn cargo() -> Command {
     c
 }
 
+/// `cargo +nightly`, for the fuzz targets (cargo-fuzz needs nightly; the machine has one
+/// beside the pinned stable toolchain).
+pub fn cargo_nightly() -> Command {
+    let mut c = Command::new("cargo");
+    c.arg("+nightly").current_dir(root());
+    // The stable toolchain's cargo/rustc must not leak into the nightly build.
+    for var in ["CARGO", "RUSTC", "RUSTDOC", "RUSTUP_TOOLCHAIN"] {
+        c.env_remove(var);
+    }
+    c
+}
+
 /// Runs a command to completion, echoing it; fails on a non-zero exit.
 pub fn run(cmd: &mut Command) -> Result<()> {
     eprintln!("xtask: $ {}", describe(cmd));

@@ -41,6 +41,8 @@ pub fn run(args: &[String]) -> Result<()> {
         "warnings",
     ]))?;
     let wasm = stack::build_wasm()?;
+    // The fuzz targets are run by cargo-fuzz on nightly; here they only have to build.
+    proc::run(proc::cargo_nightly().args(["check", "--manifest-path", "fuzz/Cargo.toml"]))?;
     crate::validate::run()?;
     proc::run(proc::cargo().args(["test", "--workspace", "--exclude", "pixgate-e2e"]))?;
     grafana::check()?;
