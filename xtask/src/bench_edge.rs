@@ -191,8 +191,9 @@ fn envoy_version(bin: &std::path::Path) -> String {
         .output()
         .ok()
         .and_then(|o| {
+            // "<path>  version: <sha>/1.40.0/Clean/RELEASE/BoringSSL"
             let t = String::from_utf8_lossy(&o.stdout).into_owned();
-            t.split('/').nth(1).map(str::to_owned)
+            t.split("version:").nth(1)?.split('/').nth(1).map(str::to_owned)
         })
         .unwrap_or_else(|| tools::ENVOY_VERSION.into())
 }
