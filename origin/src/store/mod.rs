@@ -158,28 +158,34 @@ mod tests {
             "down"
         }
         fn head_original<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<String>> {
+            self.refuse()
+        }
+        fn get_original<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<Object>> {
+            self.refuse()
+        }
+        fn put_original<'a>(&'a self, _: &'a str, _: Bytes) -> StoreFuture<'a, Put> {
+            self.refuse()
+        }
+        fn delete_original<'a>(&'a self, _: &'a str) -> StoreFuture<'a, bool> {
+            self.refuse()
+        }
+        fn get_variant<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<Bytes>> {
+            self.refuse()
+        }
+        fn put_variant<'a>(&'a self, _: &'a str, _: Bytes) -> StoreFuture<'a, ()> {
+            self.refuse()
+        }
+        fn check(&self) -> StoreFuture<'_, ()> {
+            self.refuse()
+        }
+    }
+
+    impl Down {
+        fn refuse<'a, T: Send + 'a>(&'a self) -> StoreFuture<'a, T> {
             Box::pin(async {
                 self.0.fetch_add(1, Ordering::SeqCst);
                 Err(StoreError::Unavailable("connection refused".into()))
             })
-        }
-        fn get_original<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<Object>> {
-            unimplemented!()
-        }
-        fn put_original<'a>(&'a self, _: &'a str, _: Bytes) -> StoreFuture<'a, Put> {
-            unimplemented!()
-        }
-        fn delete_original<'a>(&'a self, _: &'a str) -> StoreFuture<'a, bool> {
-            unimplemented!()
-        }
-        fn get_variant<'a>(&'a self, _: &'a str) -> StoreFuture<'a, Option<Bytes>> {
-            unimplemented!()
-        }
-        fn put_variant<'a>(&'a self, _: &'a str, _: Bytes) -> StoreFuture<'a, ()> {
-            unimplemented!()
-        }
-        fn check(&self) -> StoreFuture<'_, ()> {
-            unimplemented!()
         }
     }
 
