@@ -50,9 +50,9 @@ pub fn run(args: &[String]) -> Result<()> {
     let without_ports = Ports { envoy: proc::free_port()?, origin: upstream_port, admin: proc::free_port()? };
     let with_yaml = stack::envoy_config(&with_ports, &wasm)?;
     let without_yaml = without_filter(&stack::envoy_config(&without_ports, &wasm)?)?;
-    let with = start_pinned_envoy(&envoy_bin, &with_yaml, &with_ports, &work, "envoy-with-filter", pin_envoy)?;
+    let with = stack::start_envoy_on(&envoy_bin, &with_yaml, &with_ports, &work, "envoy-with-filter", pin_envoy, 1)?;
     let without =
-        start_pinned_envoy(&envoy_bin, &without_yaml, &without_ports, &work, "envoy-without-filter", pin_envoy)?;
+        stack::start_envoy_on(&envoy_bin, &without_yaml, &without_ports, &work, "envoy-without-filter", pin_envoy, 1)?;
 
     let url = |p: &Ports| format!("http://127.0.0.1:{}{PATH}", p.envoy);
     // Warm both (JIT, connection pools) before measuring.
@@ -137,27 +137,6 @@ fn without_filter(yaml: &str) -> Result<String> {
     let end =
         yaml.find("                  - name: envoy.filters.http.router").ok_or("router not found in envoy.yaml")?;
     Ok(format!("{}{}", &yaml[..start], &yaml[end..]))
-}
-
-fn start_pinned_envoy(
-    bin: &std::path::Path,
-    yaml: &str,
-    ports: &Ports,
-    work: &std::path::Path,
-    name: &str,
-    cpus: Option<&str>,
-) -> Result<Service> {
-    let cfg = work.join(format!("{name}.yaml"));
-    std::fs::write(&cfg, yaml).map_err(|e| e.to_string())?;
-    let mut cmd = Command::new("taskset");
-    cmd.args(["-c", cpus.unwrap_or("0-1")]).arg(bin).arg("-c").arg(&cfg);
-    cmd.args(["--disable-hot-restart", "--log-level", "warn", "--concurrency", "1"]);
-    let mut svc = Service::spawn(name, &mut cmd, work)?;
-    let (admin, port) = (ports.admin, ports.envoy);
-    svc.wait_ready(Duration::from_secs(60), || {
-        proc::http_status(admin, "/ready") == Some(200) && proc::tcp_open(port)
-    })?;
-    Ok(svc)
 }
 
 fn start_nginx(port: u16, work: &std::path::Path, cpus: Option<&str>) -> Result<Service> {

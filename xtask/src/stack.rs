@@ -71,17 +71,33 @@ pub fn start_origin(
 
 /// Starts Envoy on `config_yaml` (written under `work`), waiting until it is LIVE.
 pub fn start_envoy(envoy: &Path, config_yaml: &str, ports: &Ports, work: &Path, name: &str) -> Result<Service> {
+    start_envoy_on(envoy, config_yaml, ports, work, name, None, 2)
+}
+
+/// As [`start_envoy`], with `workers` worker threads, pinned to `cpus` (a `taskset -c`
+/// list) when given: benchmarks keep Envoy off the load generator's core.
+pub fn start_envoy_on(
+    envoy: &Path,
+    config_yaml: &str,
+    ports: &Ports,
+    work: &Path,
+    name: &str,
+    cpus: Option<&str>,
+    workers: u32,
+) -> Result<Service> {
     std::fs::create_dir_all(work).map_err(|e| e.to_string())?;
     let cfg = work.join(format!("{name}.yaml"));
     std::fs::write(&cfg, config_yaml).map_err(|e| format!("{}: {e}", cfg.display()))?;
-    let mut cmd = Command::new(envoy);
-    cmd.current_dir(root()).arg("-c").arg(&cfg).args([
-        "--disable-hot-restart",
-        "--log-level",
-        "warn",
-        "--concurrency",
-        "2",
-    ]);
+    let mut cmd = match cpus {
+        Some(c) => {
+            let mut t = Command::new("taskset");
+            t.args(["-c", c]).arg(envoy);
+            t
+        }
+        None => Command::new(envoy),
+    };
+    cmd.current_dir(root()).arg("-c").arg(&cfg);
+    cmd.args(["--disable-hot-restart", "--log-level", "warn", "--concurrency", &workers.to_string()]);
     let mut svc = Service::spawn(name, &mut cmd, work)?;
     let (admin, port) = (ports.admin, ports.envoy);
     svc.wait_ready(Duration::from_secs(60), || {
