@@ -22,7 +22,8 @@ commands:
   up     build the filter and origin, install Envoy, start the stack on embedded defaults
          flags: --port 8080 --origin-port 8081 --admin-port 9901 --data-dir ./data
   test   format check, clippy (native and wasm32-wasip1), wasm build, unit and integration
-         tests, then end-to-end tests through a real Envoy (with Redis and an S3 server)
+         tests, then end-to-end tests through a real Envoy (with Redis and an S3 server);
+         `test --e2e [FILTER]` runs only the end-to-end stage
   bench edge       Envoy with vs without the filter (target/bench/edge.json)
   bench pipeline   the image pipeline against libvips in-process (target/bench/pipeline.json)
   bench serve      cache hits of the origin, directly and through Envoy, against nginx (target/bench/serve.json)

@@ -16,15 +16,25 @@ const BUILD_PACKAGES: &[&str] = &["pkg-config", "cmake", "nasm", "meson", "ninja
 pub const S3_ACCESS_KEY: &str = "pixgate-test";
 pub const S3_SECRET_KEY: &str = "pixgate-test-secret";
 
+/// `cargo xtask test` runs every stage. `cargo xtask test --e2e [FILTER]` runs only the
+/// end-to-end stage (services included), optionally only the tests whose names contain
+/// FILTER: the quick loop while working on one end-to-end test.
 pub fn run(args: &[String]) -> Result<()> {
-    if let Some(a) = args.first() {
-        return Err(format!("`cargo xtask test` takes no arguments (got `{a}`)"));
-    }
+    let (e2e_only, filter) = match args {
+        [] => (false, None),
+        [flag] if flag == "--e2e" => (true, None),
+        [flag, f] if flag == "--e2e" => (true, Some(f.clone())),
+        _ => return Err(format!("usage: cargo xtask test [--e2e [FILTER]] (got `{}`)", args.join(" "))),
+    };
     if tools::in_ci() {
         eprintln!("xtask: CI=true: every service is required; nothing is skipped");
     }
     tools::ensure_debian_packages(BUILD_PACKAGES)?;
     tools::ensure_wasm_target()?;
+    if e2e_only {
+        let wasm = stack::build_wasm()?;
+        return end_to_end(&wasm, filter.as_deref());
+    }
 
     proc::run(proc::cargo().args(["fmt", "--all", "--check"]))?;
     proc::run(proc::cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
@@ -46,7 +56,10 @@ pub fn run(args: &[String]) -> Result<()> {
     crate::validate::run()?;
     proc::run(proc::cargo().args(["test", "--workspace", "--exclude", "pixgate-e2e"]))?;
     grafana::check()?;
+    end_to_end(&wasm, None)
+}
 
+fn end_to_end(wasm: &std::path::Path, filter: Option<&str>) -> Result<()> {
     // End to end: real Envoy, Redis and S3 server, each on a free port.
     let envoy_bin = tools::envoy()?;
     let redis_bin = tools::redis_server()?;
@@ -90,11 +103,12 @@ pub fn run(args: &[String]) -> Result<()> {
 
     let ports = Ports { envoy: proc::free_port()?, origin: proc::free_port()?, admin: proc::free_port()? };
     let origin = stack::start_origin(&origin_bin, ports.origin, &data_dir, &[], &work)?;
-    let envoy = stack::start_envoy(&envoy_bin, &stack::envoy_config(&ports, &wasm)?, &ports, &work, "envoy")?;
+    let envoy = stack::start_envoy(&envoy_bin, &stack::envoy_config(&ports, wasm)?, &ports, &work, "envoy")?;
 
     let result = proc::run(
         proc::cargo()
             .args(["test", "-p", "pixgate-e2e"])
+            .args(filter)
             .env("PIXGATE_E2E_ENVOY", format!("http://127.0.0.1:{}", ports.envoy))
             .env("PIXGATE_E2E_ORIGIN", format!("http://127.0.0.1:{}", ports.origin))
             .env("PIXGATE_E2E_ADMIN", format!("http://127.0.0.1:{}", ports.admin))
@@ -107,7 +121,7 @@ pub fn run(args: &[String]) -> Result<()> {
             .env("PIXGATE_E2E_REDIS_BIN", &redis_bin)
             .env("PIXGATE_E2E_S3_BIN", &s3_bin)
             .env("PIXGATE_E2E_ORIGIN_BIN", &origin_bin)
-            .env("PIXGATE_E2E_WASM", &wasm)
+            .env("PIXGATE_E2E_WASM", wasm)
             .env("PIXGATE_E2E_WORK", &work),
     );
     if result.is_err() {
