@@ -76,6 +76,9 @@ impl Admission {
         if let (Ok(p), Ok(w)) =
             (self.pixels.clone().try_acquire_many_owned(need), self.workers.clone().try_acquire_owned())
         {
+            // Every admission is a sample of the wait, so its quantiles are not only the
+            // waiters'.
+            self.metrics.queue_wait.observe(0.0);
             return Ok(self.permit(w, p, need));
         }
         if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.queue_limit {

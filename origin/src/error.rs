@@ -72,6 +72,20 @@ impl OriginError {
         }
     }
 
+    /// The `pixgate_rejected_total{reason}` label when this error refuses the client's
+    /// input (a missing original is an answer, not a rejection; shedding is counted where
+    /// it happens).
+    pub fn rejected_reason(&self) -> Option<&'static str> {
+        match self {
+            OriginError::NotFound => None,
+            OriginError::Upload(UploadError::Unauthorized | UploadError::Forbidden) => Some("auth"),
+            e => match e.status_and_code() {
+                (400..=499, code) => Some(code),
+                _ => None,
+            },
+        }
+    }
+
     /// 503s are worth retrying: say when.
     pub fn retry_after(&self) -> bool {
         self.status_and_code().0 == 503

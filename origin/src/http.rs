@@ -69,6 +69,9 @@ fn json(status: u16, body: serde_json::Value) -> Reply {
 
 fn error_reply(e: &OriginError, state: &State) -> Reply {
     let (status, _) = e.status_and_code();
+    if let Some(reason) = e.rejected_reason() {
+        state.metrics.reject(reason);
+    }
     let mut b = Response::builder().status(status).header("content-type", "application/json");
     if e.retry_after() {
         b = b.header("retry-after", state.config.http.retry_after_s);
@@ -161,12 +164,7 @@ where
     } else {
         delete_original(tail.as_str(), &headers, &state).await
     };
-    let reply = result.unwrap_or_else(|e| {
-        if let OriginError::Upload(upload::UploadError::Unauthorized | upload::UploadError::Forbidden) = e {
-            state.metrics.rejected.with_label_values(&["auth"]).inc();
-        }
-        error_reply(&e, &state)
-    });
+    let reply = result.unwrap_or_else(|e| error_reply(&e, &state));
     record(&state, "originals", &reply, "none", "none", start);
     reply
 }

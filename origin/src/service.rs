@@ -198,8 +198,13 @@ async fn compute_inner(
     m.transforms.with_label_values(&[format.as_str()]).inc();
     m.transform_duration.with_label_values(&["total", format.as_str()]).observe(transform.as_secs_f64());
     let stages = encoded.timings;
-    for (stage, d) in [("decode", stages.decode), ("resize", stages.resize), ("encode", stages.encode)] {
+    for (stage, d) in
+        [("decode", stages.decode), ("orient", stages.orient), ("resize", stages.resize), ("encode", stages.encode)]
+    {
         m.transform_duration.with_label_values(&[stage, format.as_str()]).observe(d.as_secs_f64());
+    }
+    if let Some(d) = stages.exif {
+        m.exif_parse.observe(d.as_secs_f64());
     }
     m.bytes_saved.inc_by((original.bytes.len() as u64).saturating_sub(encoded.bytes.len() as u64));
     let v = Arc::new(CachedVariant {

@@ -72,9 +72,13 @@ impl Default for Limits {
 pub struct Timings {
     /// Sniff, header probe and decode (with colour conversion of CMYK sources).
     pub decode: Duration,
-    /// Orientation, crop, resample, colour management, pad, blur, flatten.
+    /// Crop, resample, colour management, pad, blur, flatten.
     pub resize: Duration,
     pub encode: Duration,
+    /// Turning the decoded pixels upright (EXIF orientation, `rot`, `flip`).
+    pub orient: Duration,
+    /// Reading the EXIF orientation from the header, where the format has one.
+    pub exif: Option<Duration>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +106,7 @@ pub fn transform(bytes: &[u8], variant: &Variant, limits: &Limits) -> Result<Enc
     let opts = EncodeOptions { quality: variant.q, progressive: variant.prog };
     let mut out = transform_plan(bytes, &header, &p, format, opts, limits)?;
     out.timings.decode += probed;
+    out.timings.exif = header.exif_parse;
     out.format_reason = reason;
     Ok(out)
 }
@@ -134,11 +139,16 @@ pub fn transform_plan(
     let shrink = shrink_factor(header, p);
     let decoded = decode::decode(bytes, header, shrink, limits)?;
     let decoded_at = Instant::now();
-    let img = execute(decoded, header, p, format)?;
+    let (img, orient) = execute(decoded, header, p, format)?;
     let resized_at = Instant::now();
     let bytes = encode::encode(&img, format, opts)?;
-    let timings =
-        Timings { decode: decoded_at - started, resize: resized_at - decoded_at, encode: resized_at.elapsed() };
+    let timings = Timings {
+        decode: decoded_at - started,
+        orient,
+        resize: (resized_at - decoded_at).saturating_sub(orient),
+        encode: resized_at.elapsed(),
+        exif: None,
+    };
     Ok(Encoded {
         bytes,
         format,
@@ -155,7 +165,7 @@ pub fn transform_plan(
 pub fn decode_upright(bytes: &[u8], limits: &Limits) -> Result<DynamicImage, TransformError> {
     let header = probe(bytes, limits)?;
     let p = plan(&Variant::default(), header.width, header.height);
-    execute(decode::decode(bytes, &header, 1, limits)?, &header, &p, Format::Png)
+    execute(decode::decode(bytes, &header, 1, limits)?, &header, &p, Format::Png).map(|(img, _)| img)
 }
 
 fn web_format(s: Source) -> Option<Format> {
@@ -208,14 +218,22 @@ fn shrink_factor(h: &Header, p: &Plan) -> u32 {
         .unwrap_or(1)
 }
 
-/// Executes `p` on a decoded image, in DESIGN.md §3 order.
-fn execute(d: decode::Decoded, h: &Header, p: &Plan, format: Format) -> Result<DynamicImage, TransformError> {
+/// Executes `p` on a decoded image, in DESIGN.md §3 order; also gives the time spent
+/// orienting.
+fn execute(
+    d: decode::Decoded,
+    h: &Header,
+    p: &Plan,
+    format: Format,
+) -> Result<(DynamicImage, Duration), TransformError> {
     let decode::Decoded { mut img, icc } = d;
+    let started = Instant::now();
     let mut o = h.orient.then_rotate_cw(((p.rot / 90) % 4) as u8);
     if let Some(f) = p.flip {
         o = o.then_flip(f);
     }
     o.apply(&mut img);
+    let orient = started.elapsed();
 
     // The plan is in full-resolution, rotated coordinates; a DCT-scaled decode is smaller.
     let (fw, fh) = if p.rot % 180 == 90 { (h.height, h.width) } else { (h.width, h.height) };
@@ -255,7 +273,7 @@ fn execute(d: decode::Decoded, h: &Header, p: &Plan, format: Format) -> Result<D
     if !alpha_out && img.color().has_alpha() {
         img = resize::flatten(img, p.bg.unwrap_or([255, 255, 255, 255]));
     }
-    Ok(img)
+    Ok((img, orient))
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ pub struct Header {
     pub orient: Orient,
     /// JPEG only: progressive (multi-scan) coding.
     pub progressive: bool,
+    /// Time spent reading the orientation from EXIF (`pixgate_exif_parse_duration_seconds`);
+    /// `None` when the format carries none the probe looks for.
+    pub exif_parse: Option<std::time::Duration>,
     pub(crate) meta: Meta,
 }
 
@@ -76,7 +79,9 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Header, TransformError> {
         let (w, hh) = decoder.dimensions();
         (h.stored_width, h.stored_height) = (w, hh);
         h.has_alpha = h.has_alpha || decoder.color_type().has_alpha();
+        let started = std::time::Instant::now();
         h.orient = Orient::from_image(decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms));
+        h.exif_parse = Some(started.elapsed());
     }
     let (cw, ch) = h.meta.clap.map_or((h.stored_width, h.stored_height), |c| (c.2, c.3));
     (h.width, h.height) = h.orient.apply_size(cw, ch);
@@ -112,6 +117,7 @@ fn blank(format: Source, w: u32, h: u32) -> Header {
         has_alpha: false,
         orient: Orient::IDENTITY,
         progressive: false,
+        exif_parse: None,
         meta: Meta::default(),
     }
 }
@@ -207,8 +213,10 @@ fn jpeg(b: &[u8]) -> Result<Header, TransformError> {
             0xDA => break pos,
             0xE1 if !exif_seen && seg.starts_with(b"Exif\0\0") => {
                 exif_seen = true;
+                let started = std::time::Instant::now();
                 h.orient = image::metadata::Orientation::from_exif_chunk(&seg[6..])
                     .map_or(Orient::IDENTITY, Orient::from_image);
+                h.exif_parse = Some(started.elapsed());
             }
             0xE2 if seg.len() > 14 && seg.starts_with(b"ICC_PROFILE\0") => icc.push((seg[12], &seg[14..])),
             0xEE if seg.len() >= 12 && seg.starts_with(b"Adobe") => h.meta.adobe = true,

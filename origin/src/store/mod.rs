@@ -88,6 +88,13 @@ pub struct Timed {
 
 impl Timed {
     pub fn new(inner: Box<dyn Store>, timeout: Duration, breaker: Breaker, metrics: Arc<Metrics>) -> Timed {
+        // Error series exist at zero from the start, so alerts and dashboards see them.
+        let backend = inner.backend();
+        for op in ["head", "get", "put", "delete", "get_variant", "put_variant", "check"] {
+            for kind in ["unavailable", "backend", "timeout", "breaker_open"] {
+                metrics.store_errors.with_label_values(&[backend, op, kind]);
+            }
+        }
         Timed { inner, timeout, breaker, metrics }
     }
 
