@@ -119,6 +119,32 @@ pub fn negotiate(accept: Option<&[u8]>, user_agent: Option<&[u8]>, opts: Options
     (None, FormatReason::None)
 }
 
+/// The `Vary` value to send when the response must vary on `names` and already carries
+/// `existing` (the upstream's, possibly the origin's own): `None` when nothing needs
+/// adding, else the existing value with the missing names appended. Header names compare
+/// case-insensitively; `*` already varies on everything.
+pub fn merge_vary(existing: Option<&[u8]>, names: &[&str]) -> Option<Vec<u8>> {
+    let existing = existing.unwrap_or_default();
+    let present = |name: &str| {
+        existing.split(|&b| b == b',').any(|t| {
+            let t = t.trim_ascii();
+            t == b"*" || t.eq_ignore_ascii_case(name.as_bytes())
+        })
+    };
+    let missing: Vec<&str> = names.iter().copied().filter(|n| !present(n)).collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let mut out = existing.trim_ascii().to_vec();
+    for name in missing {
+        if !out.is_empty() {
+            out.extend_from_slice(b", ");
+        }
+        out.extend_from_slice(name.as_bytes());
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +178,24 @@ mod tests {
     #[test]
     fn non_utf8_accept_does_not_panic() {
         assert_eq!(negotiate(Some(b"\xff\xfe;q=\xff,"), None, ALL).0, None);
+    }
+
+    #[test]
+    fn merge_vary_adds_only_missing_names() {
+        let cases: &[(Option<&str>, &[&str], Option<&str>)] = &[
+            (None, &["Accept"], Some("Accept")),
+            (Some(""), &["Accept", "User-Agent"], Some("Accept, User-Agent")),
+            (Some("Accept"), &["Accept"], None),
+            (Some("accept"), &["Accept"], None),
+            (Some("Accept-Encoding"), &["Accept"], Some("Accept-Encoding, Accept")),
+            (Some(" Accept , Origin "), &["Accept", "User-Agent"], Some("Accept , Origin, User-Agent")),
+            (Some("*"), &["Accept"], None),
+            (Some("Accept, User-Agent"), &["Accept", "User-Agent"], None),
+            (Some("Origin"), &[], None),
+        ];
+        for (existing, names, want) in cases {
+            let got = merge_vary(existing.map(str::as_bytes), names);
+            assert_eq!(got.as_deref(), want.map(str::as_bytes), "{existing:?} + {names:?}");
+        }
     }
 }

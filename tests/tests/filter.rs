@@ -75,15 +75,23 @@ fn junk_parameters_give_the_same_variant_as_the_clean_url() {
 fn edge_metrics_appear_in_envoy_prometheus_output() {
     get(&format!("{}/demo.jpg?width=30&utm=1", envoy()), &[("accept", "image/webp")]);
     get(&format!("{}/demo.jpg?width=abc", envoy()), &[]);
-    let text = envoy_prometheus();
-    for series in [
+    let series = [
         "pixgate_edge_requests_total{dialect=\"generic\"}",
         "pixgate_edge_format_total{format=\"webp\",reason=\"accept\"}",
         "pixgate_edge_rejected_total{reason=\"bad_param\"}",
         "pixgate_edge_dropped_params_total{}",
-    ] {
-        let v = sample(&text, series).unwrap_or_else(|| panic!("{series} missing from:\n{text}"));
-        assert!(v >= 1.0, "{series} = {v}");
+    ];
+    // The filter hands its counts to Envoy once a second.
+    let counted = |text: &str| series.iter().all(|s| sample(text, s).is_some_and(|v| v >= 1.0));
+    let start = std::time::Instant::now();
+    let mut text = envoy_prometheus();
+    while !counted(&text) && start.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        text = envoy_prometheus();
+    }
+    for s in series {
+        let v = sample(&text, s).unwrap_or_else(|| panic!("{s} missing from:\n{text}"));
+        assert!(v >= 1.0, "{s} = {v}");
     }
     assert!(text.contains("# TYPE pixgate_edge_lossy_total counter"), "lossy counter is defined");
 }
@@ -150,4 +158,40 @@ fn explain_header_is_ignored_where_the_configuration_forbids_it() {
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("image/jpeg"));
     assert!(r.header("x-pixgate-canonical").is_none());
+}
+
+#[test]
+fn a_rewritten_request_is_routed_by_its_canonical_path() {
+    // Only `/img/…` reaches the origin; anything else gets Envoy's own 418. A legacy URL
+    // must be routed after the filter's rewrite, not by the path the client sent.
+    let envoy = common::OwnEnvoy::start("reroute", |yaml| {
+        let from = "                        - match: { prefix: \"/\" }\n                          route:";
+        assert!(yaml.contains(from), "route table changed: update this test");
+        yaml.replace(
+            from,
+            "                        - match: { prefix: \"/img/\" }\n                          route: { cluster: origin, timeout: 30s }\n                        - match: { prefix: \"/\" }\n                          direct_response: { status: 418 }\n                        - match: { prefix: \"/never/\" }\n                          route:",
+        )
+    })
+    .unwrap();
+    let r = get(&format!("{}/demo.jpg?width=40", envoy.base), &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.image_size().0, 40);
+}
+
+#[test]
+fn vary_names_each_header_once_when_the_origin_sends_it_too() {
+    let r =
+        get(&format!("{}/demo.jpg?width=32", envoy()), &[("accept", "image/webp,*/*"), ("user-agent", "Mozilla/5.0")]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let vary: Vec<String> = r
+        .headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("vary"))
+        .flat_map(|(_, v)| v.split(',').map(|t| t.trim().to_ascii_lowercase()).collect::<Vec<_>>())
+        .collect();
+    let mut unique = vary.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(vary.len(), unique.len(), "Vary repeats a name: {vary:?}");
+    assert!(unique.contains(&"accept".to_owned()), "{vary:?}");
 }

@@ -18,13 +18,14 @@ pub const FORMATS: [Option<Format>; 6] =
 pub const REASONS: [FormatReason; 4] =
     [FormatReason::Explicit, FormatReason::Accept, FormatReason::UserAgent, FormatReason::None];
 
-pub const ERRORS: [ErrorCode; 6] = [
+pub const ERRORS: [ErrorCode; 7] = [
     ErrorCode::BadKey,
     ErrorCode::BadParam,
     ErrorCode::TooLarge,
     ErrorCode::UnsupportedLegacyFeature,
     ErrorCode::BadSignature,
     ErrorCode::Expired,
+    ErrorCode::RemoteSourceDisabled,
 ];
 
 /// The `format` label: a concrete format, or `source` when the source's format is kept.

@@ -1,6 +1,8 @@
-//! `cargo xtask bench edge`: what the filter costs. The same Envoy build runs twice in
-//! front of the same upstream (nginx answering a 16 KB body from memory), once with the
-//! Pixgate filter and once without; runs are interleaved and medians compared.
+//! `cargo xtask bench edge`: what the filter costs. The same Envoy build runs in front of
+//! the same upstream (nginx answering a 16 KB body from memory) with the Pixgate filter,
+//! without it, and with a proxy-wasm filter that does nothing (what hosting any wasm
+//! filter costs, so the report can tell the VM's share from Pixgate's); runs are
+//! interleaved and medians compared.
 
 use std::process::Command;
 use std::time::Duration;
@@ -34,6 +36,7 @@ pub fn run(args: &[String]) -> Result<()> {
     }
     tools::ensure_debian_packages(&["nginx", "wrk"])?;
     let wasm = stack::build_wasm()?;
+    let noop_wasm = build_noop_wasm()?;
     let envoy_bin = tools::envoy()?;
     let work = root().join("target/bench/edge");
     let _ = std::fs::remove_dir_all(&work);
@@ -48,25 +51,30 @@ pub fn run(args: &[String]) -> Result<()> {
 
     let with_ports = Ports { envoy: proc::free_port()?, origin: upstream_port, admin: proc::free_port()? };
     let without_ports = Ports { envoy: proc::free_port()?, origin: upstream_port, admin: proc::free_port()? };
+    let noop_ports = Ports { envoy: proc::free_port()?, origin: upstream_port, admin: proc::free_port()? };
     let with_yaml = stack::envoy_config(&with_ports, &wasm)?;
     let without_yaml = without_filter(&stack::envoy_config(&without_ports, &wasm)?)?;
+    let noop_yaml = stack::envoy_config(&noop_ports, &noop_wasm)?;
     let with = stack::start_envoy_on(&envoy_bin, &with_yaml, &with_ports, &work, "envoy-with-filter", pin_envoy, 1)?;
     let without =
         stack::start_envoy_on(&envoy_bin, &without_yaml, &without_ports, &work, "envoy-without-filter", pin_envoy, 1)?;
+    let noop = stack::start_envoy_on(&envoy_bin, &noop_yaml, &noop_ports, &work, "envoy-noop-wasm", pin_envoy, 1)?;
 
     let url = |p: &Ports| format!("http://127.0.0.1:{}{PATH}", p.envoy);
-    // Warm both (JIT, connection pools) before measuring.
-    for p in [&with_ports, &without_ports] {
+    // Warm all three (JIT, connection pools) before measuring.
+    for p in [&with_ports, &without_ports, &noop_ports] {
         load::wrk(&url(p), &[ACCEPT], o.connections, 2, pin_rest)?;
     }
 
     let mut a: Vec<(Run, f64)> = Vec::new();
     let mut b: Vec<(Run, f64)> = Vec::new();
+    let mut c: Vec<(Run, f64)> = Vec::new();
+    let configs = [(&with, &with_ports), (&without, &without_ports), (&noop, &noop_ports)];
     for round in 0..o.rounds {
-        // Alternate which goes first so drift in the machine's load hits both alike.
-        let order: [bool; 2] = if round % 2 == 0 { [true, false] } else { [false, true] };
-        for filtered in order {
-            let (svc, ports) = if filtered { (&with, &with_ports) } else { (&without, &without_ports) };
+        // Rotate which goes first so drift in the machine's load hits all alike.
+        for k in 0..configs.len() {
+            let which = (k + round as usize) % configs.len();
+            let (svc, ports) = configs[which];
             let before = load::cpu_us(svc.pid())?;
             let run = load::wrk(&url(ports), &[ACCEPT], o.connections, o.seconds, pin_rest)?;
             let cpu = load::cpu_us(svc.pid())? - before;
@@ -78,11 +86,7 @@ pub fn run(args: &[String]) -> Result<()> {
                 "round {round} {:<22} {:>9.0} req/s  p50 {:.3} ms  p99 {:.3} ms  {:.1} µs CPU/req",
                 svc.name, run.requests_per_s, run.p50_ms, run.p99_ms, per_req
             );
-            if filtered {
-                a.push((run, per_req))
-            } else {
-                b.push((run, per_req))
-            }
+            [&mut a, &mut b, &mut c][which].push((run, per_req));
         }
     }
 
@@ -96,6 +100,7 @@ pub fn run(args: &[String]) -> Result<()> {
     };
     let (a_rps, a_p50, a_p99, a_cpu) = summarize(&a);
     let (b_rps, b_p50, b_p99, b_cpu) = summarize(&b);
+    let (c_rps, c_p50, c_p99, c_cpu) = summarize(&c);
     let wasm_bytes = load::file_size(&wasm);
     let version = envoy_version(&envoy_bin);
     let json = format!(
@@ -106,9 +111,10 @@ pub fn run(args: &[String]) -> Result<()> {
   "settings": {{"rounds": {rounds}, "seconds_per_run": {secs}, "connections": {conns}, "path": "{PATH}", "pinning": "envoy on CPU 0 (1 worker); nginx and wrk on CPU 1"}},
   "cases": [
     {{"case": "with_filter", "requests_per_s": {a_rps:.1}, "p50_ms": {a_p50:.3}, "p99_ms": {a_p99:.3}, "cpu_us_per_request": {a_cpu:.2}, "ratio": {ratio:.3}, "ratio_of": "requests/s with the filter ÷ without, higher is better"}},
-    {{"case": "without_filter", "requests_per_s": {b_rps:.1}, "p50_ms": {b_p50:.3}, "p99_ms": {b_p99:.3}, "cpu_us_per_request": {b_cpu:.2}, "ratio": 1.0, "ratio_of": "reference"}}
+    {{"case": "without_filter", "requests_per_s": {b_rps:.1}, "p50_ms": {b_p50:.3}, "p99_ms": {b_p99:.3}, "cpu_us_per_request": {b_cpu:.2}, "ratio": 1.0, "ratio_of": "reference"}},
+    {{"case": "noop_wasm_filter", "requests_per_s": {c_rps:.1}, "p50_ms": {c_p50:.3}, "p99_ms": {c_p99:.3}, "cpu_us_per_request": {c_cpu:.2}, "ratio": {c_ratio:.3}, "ratio_of": "requests/s with a proxy-wasm filter that does nothing ÷ without, higher is better", "wasm_bytes": {noop_bytes}}}
   ],
-  "summary": {{"added_cpu_us_per_request": {added_cpu:.2}, "throughput_ratio": {ratio:.3}, "added_p99_ms": {added_p99:.3}, "wasm_bytes": {wasm_bytes}}}
+  "summary": {{"added_cpu_us_per_request": {added_cpu:.2}, "throughput_ratio": {ratio:.3}, "added_p99_ms": {added_p99:.3}, "wasm_bytes": {wasm_bytes}, "wasm_host_cpu_us_per_request": {host_cpu:.2}, "filter_logic_cpu_us_per_request": {logic_cpu:.2}}}
 }}
 "#,
         machine = load::machine(),
@@ -118,17 +124,38 @@ pub fn run(args: &[String]) -> Result<()> {
         ratio = a_rps / b_rps,
         added_cpu = a_cpu - b_cpu,
         added_p99 = a_p99 - b_p99,
+        c_ratio = c_rps / b_rps,
+        noop_bytes = load::file_size(&noop_wasm),
+        host_cpu = c_cpu - b_cpu,
+        logic_cpu = a_cpu - c_cpu,
     );
     let path = load::write_report("edge", &json)?;
     println!(
-        "edge: filter adds {:.2} µs CPU/request, throughput ratio {:.3}, p99 +{:.3} ms; wasm {} bytes ({})",
+        "edge: filter adds {:.2} µs CPU/request ({:.2} hosting any wasm filter + {:.2} Pixgate's logic), \
+         throughput ratio {:.3}, p99 +{:.3} ms; wasm {} bytes ({})",
         a_cpu - b_cpu,
+        c_cpu - b_cpu,
+        a_cpu - c_cpu,
         a_rps / b_rps,
         a_p99 - b_p99,
         wasm_bytes,
         path.display()
     );
     Ok(())
+}
+
+/// The do-nothing filter of `wasm-filter/noop`.
+fn build_noop_wasm() -> Result<std::path::PathBuf> {
+    proc::run(proc::cargo().args([
+        "build",
+        "-p",
+        "pixgate-noop-filter",
+        "--target",
+        tools::WASM_TARGET,
+        "--profile",
+        "wasm-release",
+    ]))?;
+    Ok(root().join("target/wasm32-wasip1/wasm-release/pixgate_noop_filter.wasm"))
 }
 
 /// The same configuration without the Pixgate filter block.
