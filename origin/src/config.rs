@@ -79,7 +79,11 @@ pub struct TelemetryConfig {
 
 impl Default for TelemetryConfig {
     fn default() -> Self {
-        TelemetryConfig { otlp_endpoint: String::new(), service_name: "pixgate-origin".into(), export_timeout_ms: 2_000 }
+        TelemetryConfig {
+            otlp_endpoint: String::new(),
+            service_name: "pixgate-origin".into(),
+            export_timeout_ms: 2_000,
+        }
     }
 }
 
@@ -522,7 +526,8 @@ mod tests {
     fn otlp_endpoint_comes_from_the_telemetry_section_or_the_environment() {
         let c = Config::from_sources("[telemetry]\notlp_endpoint = \"http://a:4318\"", env(&[])).unwrap();
         assert_eq!(c.telemetry.otlp_endpoint, "http://a:4318");
-        let c = Config::from_sources("", env(&[("PIXGATE_TELEMETRY__OTLP_ENDPOINT", "http://127.0.0.1:4318")])).unwrap();
+        let c =
+            Config::from_sources("", env(&[("PIXGATE_TELEMETRY__OTLP_ENDPOINT", "http://127.0.0.1:4318")])).unwrap();
         assert_eq!(c.telemetry.otlp_endpoint, "http://127.0.0.1:4318");
         assert_eq!(c.telemetry.service_name, "pixgate-origin");
     }

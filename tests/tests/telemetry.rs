@@ -357,7 +357,9 @@ fn origin_spans_join_envoys_trace_and_each_request_logs_one_json_line() {
     let in_trace: Vec<&Received> =
         spans.iter().filter(|s| s.service == "pixgate-origin" && s.trace_id == request.trace_id).collect();
     let names: BTreeSet<&str> = in_trace.iter().map(|s| s.name.as_str()).collect();
-    for stage in ["cache.memory", "cache.redis", "cache.store", "store.fetch", "transform", "decode", "resize", "encode"] {
+    for stage in
+        ["cache.memory", "cache.redis", "cache.store", "store.fetch", "transform", "decode", "resize", "encode"]
+    {
         assert!(names.contains(stage), "no {stage} span in the miss's trace: {names:?}");
     }
     // Each origin span hangs from the request span, the pipeline's (run on the blocking
@@ -395,15 +397,14 @@ fn origin_spans_join_envoys_trace_and_each_request_logs_one_json_line() {
 fn a_server_error_is_logged_once_beside_its_access_line() {
     let dir = scratch("telemetry-error");
     let closed = format!("http://127.0.0.1:{}", free_port());
-    let mut settings: Vec<(&str, String)> = vec![
-        ("PIXGATE_STORE__S3__MAX_ATTEMPTS", "1".into()),
-        ("PIXGATE_STORE__S3__CONNECT_TIMEOUT_MS", "200".into()),
-    ];
+    let mut settings: Vec<(&str, String)> =
+        vec![("PIXGATE_STORE__S3__MAX_ATTEMPTS", "1".into()), ("PIXGATE_STORE__S3__CONNECT_TIMEOUT_MS", "200".into())];
     let s3 = support::s3_settings(&closed, "absent");
     settings.extend(s3.iter().map(|(k, v)| (k.as_str(), v.clone())));
     let mut origin = OriginProc::start(&dir, &settings);
     let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-    let r = common::get(&origin.url("/img/a.jpg?w=10"), &[("x-request-id", "store-down"), ("traceparent", traceparent)]);
+    let r =
+        common::get(&origin.url("/img/a.jpg?w=10"), &[("x-request-id", "store-down"), ("traceparent", traceparent)]);
     assert!(matches!(r.status, 502..=504), "{} {}", r.status, r.text());
     origin.terminate();
 

@@ -136,7 +136,8 @@ pub fn transform_plan(
     let decoded_at = Instant::now();
     let img = tracing::info_span!("resize").in_scope(|| execute(decoded, header, p, format))?;
     let resized_at = Instant::now();
-    let bytes = tracing::info_span!("encode", format = format.as_str()).in_scope(|| encode::encode(&img, format, opts))?;
+    let bytes =
+        tracing::info_span!("encode", format = format.as_str()).in_scope(|| encode::encode(&img, format, opts))?;
     let timings =
         Timings { decode: decoded_at - started, resize: resized_at - decoded_at, encode: resized_at.elapsed() };
     Ok(Encoded {
