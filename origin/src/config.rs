@@ -75,6 +75,9 @@ pub struct TelemetryConfig {
     pub service_name: String,
     /// Bound on one export request.
     pub export_timeout_ms: u64,
+    /// Share of new traces (requests without a sampled `traceparent`) that are recorded;
+    /// requests from Envoy follow Envoy's decision (its `random_sampling`).
+    pub sample_ratio: f64,
 }
 
 impl Default for TelemetryConfig {
@@ -83,6 +86,7 @@ impl Default for TelemetryConfig {
             otlp_endpoint: String::new(),
             service_name: "pixgate-origin".into(),
             export_timeout_ms: 2_000,
+            sample_ratio: 1.0,
         }
     }
 }
@@ -423,6 +427,9 @@ impl Config {
             // or sidecar) and are reached over plain HTTP.
             return Err(invalid("telemetry.otlp_endpoint", format!("`{otlp}` is not an http:// URL")));
         }
+        if !(0.0..=1.0).contains(&self.telemetry.sample_ratio) {
+            return Err(invalid("telemetry.sample_ratio", "must be between 0 and 1"));
+        }
         if self.telemetry.service_name.is_empty() {
             return Err(invalid("telemetry.service_name", "must not be empty"));
         }
@@ -580,6 +587,7 @@ mod tests {
             ("", &[("PIXGATE_HTTP__CACHE_CONTROL", "a\u{7f}b")], "http.cache_control"),
             ("", &[("PIXGATE_TELEMETRY__OTLP_ENDPOINT", "https://collector:4318")], "telemetry.otlp_endpoint"),
             ("", &[("PIXGATE_TELEMETRY__OTLP_ENDPOINT", "collector:4318")], "telemetry.otlp_endpoint"),
+            ("", &[("PIXGATE_TELEMETRY__SAMPLE_RATIO", "1.5")], "telemetry.sample_ratio"),
         ];
         for (file, vars, field) in cases {
             let e = Config::from_sources(file, env(vars)).unwrap_err();

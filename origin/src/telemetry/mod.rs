@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
-use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use opentelemetry_sdk::Resource;
-use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
+use tracing_subscriber::filter::{filter_fn, EnvFilter, FilterExt, LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
@@ -50,7 +50,16 @@ pub fn init(cfg: &TelemetryConfig, version: &str) -> Result<Telemetry, Telemetry
         // objects on every line.
         .with_current_span(false)
         .with_span_list(false)
-        .with_filter(EnvFilter::try_from_env("PIXGATE_LOG").unwrap_or_else(|_| EnvFilter::new("info")));
+        // Events only: the log layer never prints spans, so it must not enable them (and
+        // pay for formatting their fields) when no trace layer wants them either.
+        .with_filter(
+            EnvFilter::try_from_env("PIXGATE_LOG")
+                .unwrap_or_else(|_| EnvFilter::new("info"))
+                // No level of its own: without this hint the combined filter would have
+                // none, and every disabled `debug!` in the process would be checked at run
+                // time instead of against the global maximum level.
+                .and(filter_fn(|meta| meta.is_event()).with_max_level_hint(LevelFilter::TRACE)),
+        );
     let provider = if cfg.otlp_endpoint.is_empty() { None } else { Some(provider(cfg, version)?) };
     let traces = provider.as_ref().map(|p| {
         tracing_opentelemetry::layer()
@@ -82,9 +91,10 @@ fn provider(cfg: &TelemetryConfig, version: &str) -> Result<SdkTracerProvider, T
         .with_service_name(cfg.service_name.clone())
         .with_attribute(opentelemetry::KeyValue::new("service.version", version.to_owned()))
         .build();
-    // The batch processor exports from its own thread; the default sampler follows the
-    // caller's sampling decision (`traceparent`'s flag) and samples new roots.
-    Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_resource(resource).build())
+    // The caller's sampling decision (`traceparent`'s flag) wins; new roots are sampled at
+    // `sample_ratio`. The batch processor exports from its own thread.
+    let sampler = Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(cfg.sample_ratio)));
+    Ok(SdkTracerProvider::builder().with_batch_exporter(exporter).with_sampler(sampler).with_resource(resource).build())
 }
 
 impl Telemetry {
