@@ -121,8 +121,11 @@ impl Admission {
         timeout: Duration,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AdmissionError> {
+        // The blocking pool knows nothing of the caller's span: carry it over, so that
+        // the pipeline's spans stay in the request's trace.
+        let span = tracing::Span::current();
         let handle = tokio::task::spawn_blocking(move || {
-            let out = work();
+            let out = span.in_scope(work);
             drop(permit);
             out
         });

@@ -42,6 +42,8 @@ pub struct Config {
     pub shutdown: ShutdownConfig,
     #[serde(default)]
     pub policy: PolicyConfig,
+    #[serde(default)]
+    pub telemetry: TelemetryConfig,
     /// Sent as `X-Pixgate-Version` on every response, so canary and stable replicas can
     /// be told apart from outside (canary rehearsals, smoke tests).
     #[serde(default = "default_version")]
@@ -60,6 +62,33 @@ pub struct PolicyConfig {
     /// Parsed from `filter_config` at load time.
     #[serde(skip)]
     pub parsed: pixgate_policy::FilterConfig,
+}
+
+/// Trace export. Logs always go to stdout as JSON lines (`PIXGATE_LOG` filters them).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TelemetryConfig {
+    /// Base URL of an OTLP/HTTP collector (`http://127.0.0.1:4318`); spans are posted to
+    /// `<endpoint>/v1/traces` as protobuf. Empty: no exporter and no background work.
+    pub otlp_endpoint: String,
+    /// `service.name` of the origin's spans.
+    pub service_name: String,
+    /// Bound on one export request.
+    pub export_timeout_ms: u64,
+    /// Share of new traces (requests without a sampled `traceparent`) that are recorded;
+    /// requests from Envoy follow Envoy's decision (its `random_sampling`).
+    pub sample_ratio: f64,
+}
+
+impl Default for TelemetryConfig {
+    fn default() -> Self {
+        TelemetryConfig {
+            otlp_endpoint: String::new(),
+            service_name: "pixgate-origin".into(),
+            export_timeout_ms: 2_000,
+            sample_ratio: 1.0,
+        }
+    }
 }
 
 fn default_version() -> String {
@@ -364,6 +393,7 @@ impl Config {
             ("transform.timeout_ms", self.transform.timeout_ms),
             ("transform.queue_timeout_ms", self.transform.queue_timeout_ms),
             ("shutdown.deadline_ms", self.shutdown.deadline_ms),
+            ("telemetry.export_timeout_ms", self.telemetry.export_timeout_ms),
         ];
         for (field, v) in positive {
             if v == 0 {
@@ -390,6 +420,18 @@ impl Config {
         if !url.is_empty() && !["redis://", "rediss://", "unix://", "redis+unix://"].iter().any(|p| url.starts_with(p))
         {
             return Err(invalid("cache.redis.url", format!("`{url}` is not a redis:// URL")));
+        }
+        let otlp = &self.telemetry.otlp_endpoint;
+        if !otlp.is_empty() && (!otlp.starts_with("http://") || otlp.parse::<warp::http::Uri>().is_err()) {
+            // The exporter is built without TLS: collectors run beside the origin (an agent
+            // or sidecar) and are reached over plain HTTP.
+            return Err(invalid("telemetry.otlp_endpoint", format!("`{otlp}` is not an http:// URL")));
+        }
+        if !(0.0..=1.0).contains(&self.telemetry.sample_ratio) {
+            return Err(invalid("telemetry.sample_ratio", "must be between 0 and 1"));
+        }
+        if self.telemetry.service_name.is_empty() {
+            return Err(invalid("telemetry.service_name", "must not be empty"));
         }
         if warp::http::HeaderValue::from_str(&self.http.cache_control).is_err() {
             return Err(invalid("http.cache_control", "not a valid header value"));
@@ -484,6 +526,17 @@ mod tests {
         assert!(c.cache.redis.url.is_empty());
         assert!(c.upload.tokens.is_empty());
         assert_eq!(c.http.cache_control, "public, max-age=3600, stale-while-revalidate=86400");
+        assert!(c.telemetry.otlp_endpoint.is_empty(), "no trace export unless asked for");
+    }
+
+    #[test]
+    fn otlp_endpoint_comes_from_the_telemetry_section_or_the_environment() {
+        let c = Config::from_sources("[telemetry]\notlp_endpoint = \"http://a:4318\"", env(&[])).unwrap();
+        assert_eq!(c.telemetry.otlp_endpoint, "http://a:4318");
+        let c =
+            Config::from_sources("", env(&[("PIXGATE_TELEMETRY__OTLP_ENDPOINT", "http://127.0.0.1:4318")])).unwrap();
+        assert_eq!(c.telemetry.otlp_endpoint, "http://127.0.0.1:4318");
+        assert_eq!(c.telemetry.service_name, "pixgate-origin");
     }
 
     #[test]
@@ -532,6 +585,9 @@ mod tests {
             ("", &[("PIXGATE_TRANSFORM__PIXEL_BUDGET", "0")], "transform.pixel_budget"),
             ("", &[("PIXGATE_UPLOAD_TOKENS", "short")], "upload.tokens"),
             ("", &[("PIXGATE_HTTP__CACHE_CONTROL", "a\u{7f}b")], "http.cache_control"),
+            ("", &[("PIXGATE_TELEMETRY__OTLP_ENDPOINT", "https://collector:4318")], "telemetry.otlp_endpoint"),
+            ("", &[("PIXGATE_TELEMETRY__OTLP_ENDPOINT", "collector:4318")], "telemetry.otlp_endpoint"),
+            ("", &[("PIXGATE_TELEMETRY__SAMPLE_RATIO", "1.5")], "telemetry.sample_ratio"),
         ];
         for (file, vars, field) in cases {
             let e = Config::from_sources(file, env(vars)).unwrap_err();

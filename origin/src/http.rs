@@ -1,5 +1,6 @@
 //! HTTP routes (warp): a thin shell that translates between HTTP and the service.
-//! Every error becomes a status in `OriginError::status_and_code`.
+//! Every error becomes a status in `OriginError::status_and_code`, and is logged once,
+//! in `error_reply`. Every request runs in a request span and ends with one access line.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -7,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Buf;
 use futures_util::Stream;
-use warp::http::{HeaderMap, Method, Response};
+use tracing::Instrument;
+use warp::http::{HeaderMap, HeaderValue, Method, Response};
 use warp::hyper::body::Bytes as BodyBytes;
 use warp::Filter;
 
@@ -17,6 +19,7 @@ use crate::config::ms;
 use crate::error::OriginError;
 use crate::metrics::status_class;
 use crate::service::{self, Served};
+use crate::telemetry::request::{RequestTelemetry, REQUEST_ID_HEADER};
 use crate::{upload, State};
 
 type Reply = Response<BodyBytes>;
@@ -25,14 +28,37 @@ pub fn routes(state: Arc<State>) -> impl Filter<Extract = (Reply,), Error = Infa
     // Every response says which build answered (canary rehearsals, smoke tests).
     let version = warp::http::HeaderValue::from_str(&state.config.version).ok();
     let with_state = warp::any().map(move || state.clone());
-    let healthz = warp::path!("healthz").and(warp::get()).map(|| text(200, "ok"));
-    let readyz = warp::path!("readyz").and(warp::get()).and(with_state.clone()).then(readyz);
-    let metrics = warp::path!("metrics").and(warp::get()).and(with_state.clone()).then(metrics);
+    // Last in each route's chain, once nothing can reject any more: a request span that
+    // is started is always finished.
+    let request = |route: &'static str| {
+        warp::method().and(warp::path::full()).and(warp::header::headers_cloned()).map(
+            move |method: Method, path: warp::path::FullPath, headers: HeaderMap| {
+                RequestTelemetry::start(&method, route, path.as_str(), &headers)
+            },
+        )
+    };
+    let healthz = warp::path!("healthz")
+        .and(warp::get())
+        .and(request("healthz"))
+        .map(|req: RequestTelemetry| finish(req, text(200, "ok"), "none"));
+    let readyz = warp::path!("readyz").and(warp::get()).and(request("readyz")).and(with_state.clone()).then(
+        |req: RequestTelemetry, state| async move {
+            let reply = readyz(state).instrument(req.span.clone()).await;
+            finish(req, reply, "none")
+        },
+    );
+    let metrics = warp::path!("metrics").and(warp::get()).and(request("metrics")).and(with_state.clone()).then(
+        |req: RequestTelemetry, state| async move {
+            let reply = metrics(state).instrument(req.span.clone()).await;
+            finish(req, reply, "none")
+        },
+    );
     let originals = warp::path("originals")
         .and(warp::path::tail())
         .and(warp::put().or(warp::delete()).unify().and(warp::method()))
         .and(warp::header::headers_cloned())
         .and(warp::body::stream())
+        .and(request("originals"))
         .and(with_state.clone())
         .then(originals);
     let raw_query = warp::query::raw().or(warp::any().map(String::new)).unify();
@@ -67,8 +93,19 @@ fn json(status: u16, body: serde_json::Value) -> Reply {
         .unwrap_or_default()
 }
 
-fn error_reply(e: &OriginError, state: &State) -> Reply {
-    let (status, _) = e.status_and_code();
+/// Records the outcome on the request span, writes the access line, and returns the
+/// reply with the request id (so a client can quote it).
+fn finish(req: RequestTelemetry, mut reply: Reply, cache: &str) -> Reply {
+    if let Ok(v) = HeaderValue::from_str(&req.request_id) {
+        reply.headers_mut().insert(REQUEST_ID_HEADER, v);
+    }
+    req.finish(reply.status().as_u16(), cache);
+    reply
+}
+
+fn error_reply(e: &OriginError, state: &State, req: &RequestTelemetry) -> Reply {
+    let (status, code) = e.status_and_code();
+    req.error(status, code, e);
     if let Some(reason) = e.rejected_reason() {
         state.metrics.reject(reason);
     }
@@ -151,6 +188,7 @@ async fn originals<S, B>(
     method: Method,
     headers: HeaderMap,
     body: S,
+    req: RequestTelemetry,
     state: Arc<State>,
 ) -> Reply
 where
@@ -160,13 +198,13 @@ where
     let start = Instant::now();
     let _in_flight = InFlight::new(&state);
     let result = if method == Method::PUT {
-        put_original(tail.as_str(), &headers, body, &state).await
+        put_original(tail.as_str(), &headers, body, &state).instrument(req.span.clone()).await
     } else {
-        delete_original(tail.as_str(), &headers, &state).await
+        delete_original(tail.as_str(), &headers, &state).instrument(req.span.clone()).await
     };
-    let reply = result.unwrap_or_else(|e| error_reply(&e, &state));
+    let reply = result.unwrap_or_else(|e| error_reply(&e, &state, &req));
     record(&state, "originals", &reply, "none", "none", start);
-    reply
+    finish(req, reply, "none")
 }
 
 fn authorize(headers: &HeaderMap, state: &State) -> Result<(), OriginError> {
@@ -189,7 +227,7 @@ where
     let size = bytes.len();
     let put = state.store.put_original(&key, bytes).await?;
     service::original_changed(state, &key, Some(put.version.clone())).await;
-    tracing::info!(key = %key, bytes = size, created = put.created, "original stored");
+    tracing::debug!(key = %key, bytes = size, created = put.created, "original stored");
     Ok(json(
         if put.created { 201 } else { 200 },
         serde_json::json!({
@@ -211,7 +249,7 @@ async fn delete_original(raw_key: &str, headers: &HeaderMap, state: &State) -> R
     if !deleted {
         return Err(OriginError::NotFound);
     }
-    tracing::info!(key = %key, "original deleted");
+    tracing::debug!(key = %key, "original deleted");
     Ok(Response::builder().status(204).body(BodyBytes::new()).unwrap_or_default())
 }
 
@@ -222,20 +260,21 @@ async fn image(
     headers: HeaderMap,
     state: Arc<State>,
 ) -> Reply {
+    let req = RequestTelemetry::start(&method, "img", path.as_str(), &headers);
     let start = Instant::now();
     let _in_flight = InFlight::new(&state);
     let bound = ms(state.config.http.request_timeout_ms);
-    let result = match tokio::time::timeout(bound, serve_image(&method, path.as_str(), &query, &headers, &state)).await
-    {
+    let work = serve_image(&method, path.as_str(), &query, &headers, &state).instrument(req.span.clone());
+    let result = match tokio::time::timeout(bound, work).await {
         Ok(r) => r,
         Err(_) => Err(Arc::new(OriginError::RequestTimeout(state.config.http.request_timeout_ms))),
     };
     let (reply, cache, format) = match result {
         Ok(r) => r,
-        Err(e) => (error_reply(&e, &state), "none", "none"),
+        Err(e) => (error_reply(&e, &state, &req), "none", "none"),
     };
     record(&state, "img", &reply, cache, format, start);
-    reply
+    finish(req, reply, cache)
 }
 
 fn decide(path: &str, query: &str, headers: &HeaderMap, state: &State) -> Result<Outcome, OriginError> {

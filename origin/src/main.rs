@@ -1,12 +1,12 @@
 use std::process::ExitCode;
+use std::time::Duration;
 
 use pixgate_origin::config::Config;
 
+/// How long exporting the last spans may delay exit (within the shutdown deadline).
+const FLUSH_BOUND: Duration = Duration::from_secs(5);
+
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("PIXGATE_LOG").unwrap_or_else(|_| "info".into()))
-        .init();
     let mut args = std::env::args().skip(1);
     let mut config_file = None;
     while let Some(a) = args.next() {
@@ -29,6 +29,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let telemetry = match pixgate_origin::telemetry::init(&config.telemetry, &config.version) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("pixgate-origin: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let flush_bound = Duration::from_millis(config.shutdown.deadline_ms).min(FLUSH_BOUND);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(r) => r,
         Err(e) => {
@@ -37,6 +45,8 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(pixgate_origin::serve(config, shutdown_signal()));
+    // After the server, so that the last requests' spans are exported too.
+    telemetry.shutdown(flush_bound);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use pixgate_policy::Outcome;
+use tracing::field::Empty;
+use tracing::Instrument;
 
 use crate::cache::versions::Lookup;
 use crate::cache::{variant_name, CachedVariant};
@@ -83,7 +85,11 @@ pub async fn resolve(state: &State, outcome: &Outcome) -> Result<Resolved, Origi
 pub async fn serve(state: &Arc<State>, outcome: &Outcome, resolved: Resolved) -> Result<Served, Arc<OriginError>> {
     let m = &state.metrics;
     let Resolved { name, store_failing } = resolved;
-    if let Some(v) = state.memory.get(&name).await {
+    let span = tracing::info_span!("cache.memory", pixgate.cache.result = Empty);
+    let hit = state.memory.get(&name).instrument(span.clone()).await;
+    span.record("pixgate.cache.result", if hit.is_some() { "hit" } else { "miss" });
+    drop(span);
+    if let Some(v) = hit {
         m.cache_requests.with_label_values(&["memory", "hit"]).inc();
         return Ok(Served { variant: v, name, tier: Tier::Memory, timings: Timings::default() });
     }
@@ -111,7 +117,7 @@ async fn original_version(state: &State, key: &str) -> Result<(Option<String>, O
         Lookup::Stale(v) => v,
         Lookup::Unknown => None,
     };
-    match state.store.head_original(key).await {
+    match state.store.head_original(key).instrument(tracing::info_span!("store.head")).await {
         Ok(v) => {
             state.versions.remember(key, v.clone()).await;
             Ok((v, None))
@@ -137,7 +143,11 @@ async fn compute_inner(
 ) -> Result<(Arc<CachedVariant>, Tier, Timings), OriginError> {
     let m = &state.metrics;
     if let Some(redis) = &state.redis {
-        match redis.get(name).await {
+        let span = tracing::info_span!("cache.redis", pixgate.cache.result = Empty);
+        let found = redis.get(name).instrument(span.clone()).await;
+        span.record("pixgate.cache.result", cache_result(&found));
+        drop(span);
+        match found {
             Ok(Some(v)) => {
                 m.cache_requests.with_label_values(&["redis", "hit"]).inc();
                 let v = Arc::new(v);
@@ -152,7 +162,11 @@ async fn compute_inner(
         }
     }
     if state.config.store.variants {
-        match state.store.get_variant(name).await.map(|b| b.map(CachedVariant::from_blob)) {
+        let span = tracing::info_span!("cache.store", pixgate.cache.result = Empty);
+        let found = state.store.get_variant(name).instrument(span.clone()).await;
+        span.record("pixgate.cache.result", cache_result(&found));
+        drop(span);
+        match found.map(|b| b.map(CachedVariant::from_blob)) {
             Ok(Some(Ok(v))) => {
                 m.cache_requests.with_label_values(&["store", "hit"]).inc();
                 let v = Arc::new(v);
@@ -169,7 +183,7 @@ async fn compute_inner(
     }
 
     let start = Instant::now();
-    let original = state.store.get_original(&outcome.key).await?;
+    let original = state.store.get_original(&outcome.key).instrument(tracing::info_span!("store.fetch")).await?;
     let fetch = start.elapsed();
     let Some(original) = original else {
         state.versions.remember(&outcome.key, None).await;
@@ -184,13 +198,15 @@ async fn compute_inner(
 
     let header = crate::upload::probe(&original.bytes, &state.limits)?;
     let queued = Instant::now();
-    let permit = state.admission.admit(u64::from(header.width) * u64::from(header.height)).await?;
+    let pixels = u64::from(header.width) * u64::from(header.height);
+    let permit = state.admission.admit(pixels).instrument(tracing::info_span!("transform.queue")).await?;
     let queue = queued.elapsed();
     let started = Instant::now();
     let (limits, variant, source) = (state.limits, outcome.variant.clone(), original.bytes.clone());
     let encoded = state
         .admission
         .run(permit, ms(state.config.transform.timeout_ms), move || pipeline::transform(&source, &variant, &limits))
+        .instrument(tracing::info_span!("transform"))
         .await??;
     let transform = started.elapsed();
 
@@ -234,6 +250,15 @@ async fn compute_inner(
         encode: Some(stages.encode),
     };
     Ok((v, Tier::Miss, timings))
+}
+
+/// A lookup's outcome as a span attribute.
+fn cache_result<T, E>(found: &Result<Option<T>, E>) -> &'static str {
+    match found {
+        Ok(Some(_)) => "hit",
+        Ok(None) => "miss",
+        Err(_) => "error",
+    }
 }
 
 fn fill_redis(state: &Arc<State>, name: &str, v: &Arc<CachedVariant>) {

@@ -48,6 +48,26 @@ pub fn envoy_config(ports: &Ports, wasm: &Path) -> Result<String> {
     Ok(out)
 }
 
+/// Where `envoy/envoy.yaml` sends Envoy's traces: the usual local OTLP/HTTP collector.
+const COLLECTOR_IN_CONFIG: (&str, u16) = ("127.0.0.1", 4318);
+
+/// Points Envoy's trace export (the `otel_collector` cluster and its URI) at the collector
+/// of `endpoint`, an `http://IP:PORT` base URL: the same one the origin exports to.
+pub fn with_collector(yaml: &str, endpoint: &str) -> Result<String> {
+    let bad = || format!("--otlp-endpoint: `{endpoint}` is not http://IP:PORT");
+    let authority = endpoint.strip_prefix("http://").ok_or_else(bad)?.trim_end_matches('/');
+    let (host, port) = authority.rsplit_once(':').ok_or_else(bad)?;
+    let host = if host == "localhost" { "127.0.0.1" } else { host };
+    // The cluster is STATIC: it takes an address, not a name to resolve.
+    host.parse::<std::net::IpAddr>().map_err(|_| bad())?;
+    let port: u16 = port.parse().map_err(|_| bad())?;
+    let (old_host, old_port) = COLLECTOR_IN_CONFIG;
+    Ok(yaml.replace(&format!("uri: http://{old_host}:{old_port}/"), &format!("uri: http://{host}:{port}/")).replace(
+        &format!("address: {old_host}, port_value: {old_port}"),
+        &format!("address: {host}, port_value: {port}"),
+    ))
+}
+
 pub fn start_origin(
     bin: &Path,
     port: u16,
@@ -104,4 +124,21 @@ pub fn start_envoy_on(
         proc::http_status(admin, "/ready") == Some(200) && proc::tcp_open(port)
     })?;
     Ok(svc)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collector_endpoint_rewrites_the_cluster_and_the_uri() {
+        let yaml = std::fs::read_to_string(root().join(ENVOY_CONFIG)).unwrap();
+        let out = with_collector(&yaml, "http://localhost:14318").unwrap();
+        assert!(out.contains("uri: http://127.0.0.1:14318/v1/traces"));
+        assert!(out.contains("address: 127.0.0.1, port_value: 14318"));
+        assert!(!out.contains(":4318/") && !out.contains("port_value: 4318 }"));
+        for bad in ["https://127.0.0.1:4318", "http://collector:4318", "http://127.0.0.1"] {
+            assert!(with_collector(&yaml, bad).is_err(), "{bad}");
+        }
+    }
 }

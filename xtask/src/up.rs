@@ -12,6 +12,7 @@ use crate::{demo, tools, Result};
 pub fn run(args: &[String]) -> Result<()> {
     let mut ports = Ports { envoy: 8080, origin: 8081, admin: 9901 };
     let mut data_dir = root().join("data");
+    let mut otlp_endpoint = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or_else(|| format!("{flag} needs a value"));
@@ -21,8 +22,11 @@ pub fn run(args: &[String]) -> Result<()> {
             "--origin-port" => ports.origin = port(value()?)?,
             "--admin-port" => ports.admin = port(value()?)?,
             "--data-dir" => data_dir = PathBuf::from(value()?),
+            "--otlp-endpoint" => otlp_endpoint = Some(value()?.clone()),
             other => {
-                return Err(format!("unknown flag `{other}` (flags: --port --origin-port --admin-port --data-dir)"))
+                return Err(format!(
+                    "unknown flag `{other}` (flags: --port --origin-port --admin-port --data-dir --otlp-endpoint)"
+                ))
             }
         }
     }
@@ -33,13 +37,24 @@ pub fn run(args: &[String]) -> Result<()> {
     demo::write_demo(&data_dir)?;
 
     let work = root().join("target/xtask/up");
-    let mut origin = stack::start_origin(&origin_bin, ports.origin, &data_dir, &[], &work)?;
-    let mut envoy = stack::start_envoy(&envoy, &stack::envoy_config(&ports, &wasm)?, &ports, &work, "envoy")?;
+    // Both export traces to one collector when asked; Envoy's export to the default
+    // address fails quietly otherwise.
+    let mut envoy_yaml = stack::envoy_config(&ports, &wasm)?;
+    let mut origin_env = Vec::new();
+    if let Some(endpoint) = &otlp_endpoint {
+        envoy_yaml = stack::with_collector(&envoy_yaml, endpoint)?;
+        origin_env.push(("PIXGATE_TELEMETRY__OTLP_ENDPOINT", endpoint.clone()));
+    }
+    let mut origin = stack::start_origin(&origin_bin, ports.origin, &data_dir, &origin_env, &work)?;
+    let mut envoy = stack::start_envoy(&envoy, &envoy_yaml, &ports, &work, "envoy")?;
 
     let base = format!("http://127.0.0.1:{}", ports.envoy);
     println!("\nPixgate is up (logs in {}):", work.display());
     println!("  Envoy + filter  {base}     admin http://127.0.0.1:{}", ports.admin);
     println!("  origin          http://127.0.0.1:{}   store {}", ports.origin, data_dir.display());
+    if let Some(endpoint) = &otlp_endpoint {
+        println!("  traces          {endpoint}/v1/traces (Envoy and origin)");
+    }
     println!("\nTry:");
     println!(
         "  curl -s -o out.jpg -w '%{{http_code}} %{{content_type}}\\n' '{base}/demo.jpg?width=200&height=150&crop=1'"

@@ -137,11 +137,12 @@ pub fn transform_plan(
     }
     let started = Instant::now();
     let shrink = shrink_factor(header, p);
-    let decoded = decode::decode(bytes, header, shrink, limits)?;
+    let decoded = tracing::info_span!("decode").in_scope(|| decode::decode(bytes, header, shrink, limits))?;
     let decoded_at = Instant::now();
-    let (img, orient) = execute(decoded, header, p, format)?;
+    let (img, orient) = tracing::info_span!("resize").in_scope(|| execute(decoded, header, p, format))?;
     let resized_at = Instant::now();
-    let bytes = encode::encode(&img, format, opts)?;
+    let bytes =
+        tracing::info_span!("encode", format = format.as_str()).in_scope(|| encode::encode(&img, format, opts))?;
     let timings = Timings {
         decode: decoded_at - started,
         orient,
