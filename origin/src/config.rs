@@ -185,6 +185,9 @@ pub struct HttpConfig {
     pub cache_control: String,
     /// Bound on a whole image request (fetch, queue, transform).
     pub request_timeout_ms: u64,
+    /// How long a client may take to send a request head (and an idle keep-alive
+    /// connection may wait for its next one) before the connection is closed.
+    pub header_read_timeout_ms: u64,
     /// `Retry-After` seconds on 503.
     pub retry_after_s: u32,
 }
@@ -292,6 +295,7 @@ impl Default for HttpConfig {
         HttpConfig {
             cache_control: "public, max-age=3600, stale-while-revalidate=86400".into(),
             request_timeout_ms: 30_000,
+            header_read_timeout_ms: 10_000,
             retry_after_s: 1,
         }
     }
@@ -389,6 +393,7 @@ impl Config {
             ("cache.redis.connect_timeout_ms", self.cache.redis.connect_timeout_ms),
             ("cache.redis.breaker_failures", u64::from(self.cache.redis.breaker_failures)),
             ("http.request_timeout_ms", self.http.request_timeout_ms),
+            ("http.header_read_timeout_ms", self.http.header_read_timeout_ms),
             ("transform.pixel_budget", self.transform.pixel_budget),
             ("transform.timeout_ms", self.transform.timeout_ms),
             ("transform.queue_timeout_ms", self.transform.queue_timeout_ms),

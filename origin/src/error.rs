@@ -45,6 +45,7 @@ impl OriginError {
                 TransformError::Unsupported(_) => (415, "unsupported_media_type"),
                 TransformError::Corrupt(_) => (422, "corrupt_image"),
                 TransformError::TooLarge(_) => (413, "payload_too_large"),
+                TransformError::OutputTooLarge(_) => (400, "too_large"),
                 TransformError::Encode(_) => (500, "internal"),
             },
             OriginError::Store(e) => match e {
@@ -115,6 +116,7 @@ mod tests {
             TransformError::Unsupported("x".into()).into(),
             TransformError::Corrupt("x".into()).into(),
             TransformError::TooLarge("x".into()).into(),
+            TransformError::OutputTooLarge("x".into()).into(),
             UploadError::Unauthorized.into(),
             UploadError::Forbidden.into(),
             UploadError::TooLarge(1).into(),

@@ -75,7 +75,7 @@ fn kind(r: &Result<(u32, u32), TransformError>) -> &'static str {
         Ok(_) => "ok",
         Err(TransformError::Unsupported(_)) => "unsupported",
         Err(TransformError::Corrupt(_)) => "corrupt",
-        Err(TransformError::TooLarge(_)) => "too_large",
+        Err(TransformError::TooLarge(_) | TransformError::OutputTooLarge(_)) => "too_large",
         Err(TransformError::Encode(_)) => "internal",
     }
 }

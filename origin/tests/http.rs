@@ -406,3 +406,177 @@ fn shutdown_finishes_in_flight_requests_then_stops_accepting() {
     o.thread.take().unwrap().join().unwrap();
     assert!(std::net::TcpStream::connect(addr).is_err(), "no longer accepting");
 }
+
+/// A photo-sized source of noise: its PNG variants are large, so a client that does not
+/// read them leaves the response stuck in the socket.
+fn noise_jpeg(w: u32, h: u32) -> Vec<u8> {
+    let mut state = 0x2545_f491u32;
+    let img = image::RgbImage::from_fn(w, h, |_, _| {
+        state ^= state << 13;
+        state ^= state >> 17;
+        state ^= state << 5;
+        let [a, b, c, _] = state.to_le_bytes();
+        image::Rgb([a, b, c])
+    });
+    let mut out = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95).encode_image(&img).unwrap();
+    out
+}
+
+/// Sends `head` on a fresh connection and leaves the connection open, unread.
+fn send_only(base: &str, head: &str) -> std::net::TcpStream {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    s.write_all(head.as_bytes()).unwrap();
+    s
+}
+
+#[test]
+fn clients_that_never_read_their_responses_hold_no_transform_worker() {
+    let o = TestOrigin::start("unread", &[("PIXGATE_TRANSFORM__WORKERS", "1"), ("PIXGATE_TRANSFORM__QUEUE", "0")]);
+    assert_eq!(put(&o.url("/originals/n.jpg"), Some(TOKEN), &noise_jpeg(2400, 1600), &[]).status, 201);
+    assert_eq!(get(&o.url("/img/n.jpg?w=8"), &[]).status, 200);
+    let host = o.base.trim_start_matches("http://").to_owned();
+    let mut stuck = Vec::new();
+    for i in 0..3 {
+        let before = o.state.metrics.transforms_total();
+        // ~11 MB of PNG each: more than the socket buffers take, so the write blocks.
+        let head = format!("GET /img/n.jpg?fmt=png&w={} HTTP/1.1\r\nHost: {host}\r\n\r\n", 2400 - i);
+        stuck.push(send_only(&o.base, &head));
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while o.state.metrics.transforms_total() == before {
+            assert!(std::time::Instant::now() < deadline, "the unread request's transform never ran");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    // One worker, no queue: were a stuck response holding the worker, this would be 503.
+    let r = get(&o.url("/img/n.jpg?w=300"), &[]);
+    assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    assert_eq!(r.header("x-pixgate-cache"), Some("miss"));
+    drop(stuck);
+}
+
+#[test]
+fn a_client_trickling_its_request_head_is_disconnected_and_blocks_no_transform() {
+    use std::io::{Read, Write};
+    let o = TestOrigin::start(
+        "trickle",
+        &[
+            ("PIXGATE_TRANSFORM__WORKERS", "1"),
+            ("PIXGATE_TRANSFORM__QUEUE", "0"),
+            ("PIXGATE_HTTP__HEADER_READ_TIMEOUT_MS", "500"),
+        ],
+    );
+    assert_eq!(put(&o.url("/originals/t.jpg"), Some(TOKEN), &jpeg(800, 600), &[]).status, 201);
+    let mut slow = send_only(&o.base, "GET /img/t.jpg?w=10 HTTP/1.1\r\nHost: x\r\n");
+    let started = std::time::Instant::now();
+    for i in 0..5 {
+        let _ = slow.write_all(b"X-Trickle: 1\r\n");
+        let r = get(&o.url(&format!("/img/t.jpg?w={}", 100 + i)), &[]);
+        assert_eq!(r.status, 200, "others are served while the head trickles");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The head never completes: the server hangs up once the header-read timeout passes.
+    slow.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = Vec::new();
+    let _ = slow.read_to_end(&mut buf);
+    let waited = started.elapsed();
+    assert!(waited < Duration::from_secs(5), "disconnected after {waited:?}");
+    assert!(!String::from_utf8_lossy(&buf).contains("200 OK"), "{}", String::from_utf8_lossy(&buf));
+}
+
+#[test]
+fn a_chunked_upload_is_refused_as_soon_as_it_passes_the_size_limit() {
+    use std::io::{Read, Write};
+    let o = TestOrigin::start("chunked", &[("PIXGATE_LIMITS__MAX_SOURCE_BYTES", "100000")]);
+    let host = o.base.trim_start_matches("http://").to_owned();
+    let mut s = send_only(
+        &o.base,
+        &format!(
+            "PUT /originals/big.png HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {TOKEN}\r\nTransfer-Encoding: chunked\r\n\r\n"
+        ),
+    );
+    // 160 KB, past the 100 KB limit, and then the body never ends: only an answer given
+    // before the end can arrive.
+    for _ in 0..10 {
+        s.write_all(format!("{:x}\r\n", 16_000).as_bytes()).unwrap();
+        s.write_all(&[0u8; 16_000]).unwrap();
+        s.write_all(b"\r\n").unwrap();
+    }
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = [0u8; 4096];
+    let n = s.read(&mut buf).unwrap_or(0);
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("payload_too_large"), "{text}");
+    assert!(stored_originals(&o.root).is_empty());
+}
+
+const SVG_WITH_SCRIPT: &[u8] =
+    br#"<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><script>alert(document.cookie)</script><rect width="10" height="10"/></svg>"#;
+
+#[test]
+fn an_svg_carrying_script_is_never_stored_or_served_as_an_image() {
+    let o = TestOrigin::start("svg", &[]);
+    for key in ["evil.svg", "evil.png"] {
+        let r = put(&o.url(&format!("/originals/{key}")), Some(TOKEN), SVG_WITH_SCRIPT, &[]);
+        assert_eq!((r.status, r.code()), (415, "unsupported_media_type".into()), "{key}");
+    }
+    assert!(stored_originals(&o.root).is_empty());
+    // Placed in the store behind the origin's back, under an image's name or its own.
+    std::fs::create_dir_all(o.root.join("originals")).unwrap();
+    for key in ["placed.svg", "placed.jpg"] {
+        std::fs::write(o.root.join("originals").join(key), SVG_WITH_SCRIPT).unwrap();
+        for query in ["", "?w=5", "?fmt=png", "?w=20&lim=orig"] {
+            let r = get(&o.url(&format!("/img/{key}{query}")), &[]);
+            assert_eq!((r.status, r.code()), (415, "unsupported_media_type".into()), "{key}{query}");
+            assert_eq!(r.header("content-type"), Some("application/json"), "{key}{query}");
+            assert!(!String::from_utf8_lossy(&r.body).contains("<script"), "{key}{query}");
+        }
+    }
+}
+
+fn signed_origin(name: &str) -> TestOrigin {
+    let cfg = std::env::temp_dir().join(format!("pixgate-http-{name}-{}.json", std::process::id()));
+    std::fs::write(
+        &cfg,
+        r#"{"routes":[{"prefix":"/","signature":{"keys":["old-key","signing-key"],"required":true}}]}"#,
+    )
+    .unwrap();
+    TestOrigin::start(name, &[("PIXGATE_POLICY__FILTER_CONFIG", cfg.to_str().unwrap())])
+}
+
+fn signed(key: &str, query: &str, exp: Option<u64>) -> String {
+    let (variant, _) = pixgate_policy::Variant::from_query(query.as_bytes()).unwrap();
+    let message = pixgate_policy::sign::message(key, &variant, exp);
+    let sig = pixgate_policy::sign::sign(b"signing-key", message.as_bytes());
+    let exp = exp.map(|e| format!("&exp={e}")).unwrap_or_default();
+    format!("/img/{key}?{query}{exp}&sig={sig}")
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+#[test]
+fn a_route_requiring_signatures_refuses_unsigned_tampered_and_expired_urls_at_the_origin() {
+    let o = signed_origin("signed");
+    assert_eq!(put(&o.url("/originals/s.jpg"), Some(TOKEN), &jpeg(300, 200), &[]).status, 201);
+    let good = signed("s.jpg", "w=40", None);
+    assert_eq!(get(&o.url(&good), &[]).status, 200, "{good}");
+    let exp = now() + 3600;
+    let later = signed("s.jpg", "w=41", Some(exp));
+    assert_eq!(get(&o.url(&later), &[]).status, 200, "{later}");
+    let cases = [
+        ("/img/s.jpg?w=40".to_owned(), 403, "bad_signature"),
+        (good.replace("w=40", "w=400"), 403, "bad_signature"),
+        (good.replace("/img/s.jpg", "/img/t.jpg"), 403, "bad_signature"),
+        (later.replace(&format!("exp={exp}"), &format!("exp={}", exp + 3600)), 403, "bad_signature"),
+        (signed("s.jpg", "w=42", Some(now() - 60)), 403, "expired"),
+        (format!("{good}x"), 403, "bad_signature"),
+    ];
+    for (url, status, code) in cases {
+        let r = get(&o.url(&url), &[]);
+        assert_eq!((r.status, r.code().as_str()), (status, code), "{url}");
+    }
+}

@@ -187,6 +187,10 @@ impl Policy {
 /// start with `unsafe/` or `cdn-cgi/image/` keeps its canonical URL a fixed point.
 fn sniff_route_path<'a>(route: &RouteConfig, rest: &'a [u8], query: &[u8]) -> (Dialect, &'a [u8]) {
     match rest.strip_prefix(b"img/").filter(|_| route.prefix == "/") {
+        // `translate` forgives one leading `/` (prefix routes written without a trailing
+        // one); after `/img/` that would hide an empty first segment, so both slashes
+        // are passed on and `parse_key` refuses it.
+        Some(key) if key.starts_with(b"/") => (Dialect::Generic, rest.strip_prefix(b"img").unwrap_or(rest)),
         Some(key) => (dialect::sniff(b"", query), key),
         None => {
             let rest = rest.strip_prefix(b"/").unwrap_or(rest);
@@ -293,7 +297,7 @@ mod tests {
     #[test]
     fn traversal_is_rejected() {
         let p = Policy::new(FilterConfig::default());
-        for path in ["/../etc/passwd", "/img/%2e%2e/x", "/", "", "/img/a//b"] {
+        for path in ["/../etc/passwd", "/img/%2e%2e/x", "/", "", "/img/a//b", "/img//etc/passwd", "/img///a.jpg?w=1"] {
             let d = p.decide(&RequestHead { path: path.as_bytes(), ..Default::default() });
             assert!(matches!(d, Decision::Reject(ref e) if e.status() == 400), "{path}: {d:?}");
         }

@@ -2,7 +2,8 @@
 //! pipeline needs, in the fixed order of DESIGN.md §3. Pure, so sizes are tested without
 //! images; the origin executes plans and never re-derives geometry.
 
-use crate::variant::{Fit, Flip, Gravity, PostCrop, Rect, Variant};
+use crate::error::{ErrorCode, PolicyError};
+use crate::variant::{Fit, Flip, Gravity, PostCrop, Rect, Variant, MAX_AREA, MAX_DIM};
 
 /// Padding canvas for `fit=contain`: the resized image is placed at (`x`, `y`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +67,32 @@ pub fn plan(v: &Variant, src_w: u32, src_h: u32) -> Plan {
         }
     }
     p
+}
+
+/// Refuses a plan whose output or intermediate canvases exceed the output limits: a side
+/// above [`MAX_DIM`], or a resampled or padded image above [`MAX_AREA`] pixels. Only the
+/// source's size reveals these (`pct=1000&enlarge=1`, or `fit=outside` on a sliver), so
+/// the edge cannot refuse them; the origin does before allocating anything.
+pub fn check_output(p: &Plan) -> Result<(), PolicyError> {
+    if p.passthrough {
+        return Ok(());
+    }
+    if p.width > MAX_DIM || p.height > MAX_DIM {
+        return Err(PolicyError::new(
+            ErrorCode::TooLarge,
+            format!("the output would be {}×{} px, above the maximum side of {MAX_DIM} px", p.width, p.height),
+        ));
+    }
+    let canvases = [Some(p.resize), p.pad.map(|d| (d.width, d.height))];
+    if let Some((w, h)) =
+        canvases.into_iter().flatten().find(|&(w, h)| u64::from(w) * u64::from(h) > u64::from(MAX_AREA))
+    {
+        return Err(PolicyError::new(
+            ErrorCode::TooLarge,
+            format!("the image would be resampled to {w}×{h} px, above {MAX_AREA} pixels"),
+        ));
+    }
+    Ok(())
 }
 
 fn plan_resize(v: &Variant, src_w: u32, src_h: u32) -> Plan {
@@ -344,5 +371,32 @@ mod tests {
         let p = plan(&v, 1200, 800);
         assert_eq!(p.resize, (200, 133));
         assert_eq!(p.pad, Some(Pad { width: 200, height: 200, x: 0, y: 33 }));
+    }
+
+    #[test]
+    fn output_beyond_the_maximum_side_is_refused_once_the_source_size_is_known() {
+        let (v, _) = Variant::from_query(b"pct=1000&enlarge=1").unwrap();
+        let e = check_output(&plan(&v, 4000, 3000)).unwrap_err();
+        assert_eq!(e.code, ErrorCode::TooLarge);
+        assert!(check_output(&plan(&v, 800, 600)).is_ok(), "8000×6000 is within the limits");
+    }
+
+    #[test]
+    fn outside_and_cover_on_a_sliver_cannot_resample_to_a_giant_canvas() {
+        // A 8192×1 source covering an 8192×8192 box would be resampled to 67 108 864×8192.
+        for q in ["w=8192&h=8192&fit=outside&enlarge=1", "w=8192&h=8192&fit=cover&enlarge=1"] {
+            let (v, _) = Variant::from_query(q.as_bytes()).unwrap();
+            let p = plan(&v, 8192, 1);
+            assert!(u64::from(p.resize.0) * u64::from(p.resize.1) > u64::from(MAX_AREA), "{q}: {p:?}");
+            assert_eq!(check_output(&p).unwrap_err().code, ErrorCode::TooLarge, "{q}");
+        }
+        let (v, _) = Variant::from_query(b"w=300&h=300&fit=cover&enlarge=1").unwrap();
+        assert!(check_output(&plan(&v, 10_000, 100)).is_ok(), "a panorama's 30000×300 resample is fine");
+    }
+
+    #[test]
+    fn a_passthrough_plan_is_never_refused_for_its_size() {
+        let (v, _) = Variant::from_query(b"pct=1000&lim=orig").unwrap();
+        assert!(check_output(&plan(&v, 16_000, 16_000)).is_ok());
     }
 }

@@ -265,12 +265,13 @@ fn android_version(lower: &Lower<'_>) -> (u32, u32) {
         return (0, 0);
     };
     let rest = &lower[i + 8..];
-    let mut it = rest.split(|c: char| !c.is_ascii_digit());
-    let major = it.next().and_then(leading_int).unwrap_or(0);
-    let minor = if rest.len() > major.to_string().len() && rest[major.to_string().len()..].starts_with('.') {
-        it.next().and_then(leading_int).unwrap_or(0)
-    } else {
-        0
+    // Slice only after ASCII digits: those offsets are char boundaries whatever follows.
+    let digits = |s: &str| s.bytes().take_while(u8::is_ascii_digit).count();
+    let n = digits(rest);
+    let major = leading_int(&rest[..n]).unwrap_or(0);
+    let minor = match rest[n..].strip_prefix('.') {
+        Some(after) if n > 0 => leading_int(&after[..digits(after)]).unwrap_or(0),
+        _ => 0,
     };
     (major, minor)
 }
@@ -291,6 +292,17 @@ fn mac_version(lower: &Lower<'_>) -> Option<(u32, u32, u32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_multibyte_character_after_android_does_not_panic() {
+        // Found by the `decide` fuzz target: the minor version was sliced at the length
+        // of the printed major, inside the replacement character of an invalid byte.
+        for ua in [&b"Mozilla/5.0 (Linux; U; Android \x88 Gecko)"[..], "Android \u{e9}.5".as_bytes(), b"Android "] {
+            let _ = classify(ua);
+        }
+        assert_eq!(android_version(&Lower::new("linux; android 4.4.2; nexus")), (4, 4));
+        assert_eq!(android_version(&Lower::new("android 10; k")), (10, 0));
+    }
 
     #[test]
     fn garbage_never_panics_and_decides_nothing() {

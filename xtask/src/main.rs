@@ -5,6 +5,7 @@ mod bench_pipeline;
 mod bench_serve;
 mod dashboard;
 mod demo;
+mod fuzz;
 mod grafana;
 mod load;
 mod proc;
@@ -27,6 +28,9 @@ commands:
   bench edge       Envoy with vs without the filter (target/bench/edge.json)
   bench pipeline   the image pipeline against libvips in-process (target/bench/pipeline.json)
   bench serve      cache hits of the origin, directly and through Envoy, against nginx (target/bench/serve.json)
+  fuzz --seconds N [TARGET]
+                   run the cargo-fuzz targets (decide, planner, decode, upload) on nightly for
+                   N seconds each, seeded from ../shared/corpus; prints executions per target
   grafana          regenerate grafana/dashboards/pixgate.json and grafana/alerts/prometheusrule.yaml";
 
 pub type Result<T> = std::result::Result<T, String>;
@@ -46,6 +50,7 @@ fn main() -> ExitCode {
         Some("up") => up::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         Some("grafana") => grafana::write(),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");

@@ -37,6 +37,10 @@ pub enum TransformError {
     /// Over a configured limit: bytes, pixels, side or frames (HTTP 413).
     #[error("image too large: {0}")]
     TooLarge(String),
+    /// The variant asks for more output than the limits allow on this source, which only
+    /// its size revealed (HTTP 400 `too_large`, as for a box side above the maximum).
+    #[error("{0}")]
+    OutputTooLarge(String),
     /// Our failure, not the input's: an encoder or internal step failed (HTTP 500).
     #[error("encoding failed: {0}")]
     Encode(String),
@@ -120,6 +124,7 @@ pub fn transform_plan(
     opts: EncodeOptions,
     limits: &Limits,
 ) -> Result<Encoded, TransformError> {
+    pixgate_policy::plan::check_output(p).map_err(|e| TransformError::OutputTooLarge(e.message))?;
     if p.passthrough {
         if let Some(source) = web_format(header.format) {
             return Ok(Encoded {

@@ -130,3 +130,15 @@ fn adobe_cmyk_without_profile_is_not_inverted() {
     // Full cyan ink: no red light.
     assert_eq!(color::cmyk_to_rgb(&[0, 255, 255, 255], true, None), vec![0, 255, 255]);
 }
+
+#[test]
+fn enlarging_a_source_beyond_the_output_limits_is_refused_before_decoding() {
+    // 1000×1000 at 1000 % would be a 10000×10000 output, and `outside` on a sliver a
+    // 16-million-pixel-wide resample: refused as 400 `too_large`, never allocated.
+    let src = jpeg(1000, 1000);
+    let r = transform(&src, &variant("pct=1000&enlarge=1"), &Limits::default());
+    assert!(matches!(r, Err(TransformError::OutputTooLarge(_))), "{r:?}");
+    let sliver = jpeg(4000, 2);
+    let r = transform(&sliver, &variant("w=8000&h=8000&fit=outside&enlarge=1"), &Limits::default());
+    assert!(matches!(r, Err(TransformError::OutputTooLarge(_))), "{r:?}");
+}
