@@ -8,6 +8,7 @@ mod demo;
 mod grafana;
 mod load;
 mod proc;
+mod soak;
 mod stack;
 mod test;
 mod tools;
@@ -27,6 +28,10 @@ commands:
   bench edge       Envoy with vs without the filter (target/bench/edge.json)
   bench pipeline   the image pipeline against libvips in-process (target/bench/pipeline.json)
   bench serve      cache hits of the origin, directly and through Envoy, against nginx (target/bench/serve.json)
+  soak --minutes N Envoy + filter + origin + Redis + S3 server under a realistic mixed load for N minutes
+                   (default 10), with fault drills: origin SIGKILL during uploads, Redis killed, S3 server
+                   stopped, Envoy restarted (target/bench/soak.json; fails on unexpected errors, RSS growth
+                   or a drill that does not recover); flag: --connections 32
   grafana          regenerate grafana/dashboards/pixgate.json and grafana/alerts/prometheusrule.yaml";
 
 pub type Result<T> = std::result::Result<T, String>;
@@ -46,6 +51,7 @@ fn main() -> ExitCode {
         Some("up") => up::run(&args[1..]),
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("soak") => soak::run(&args[1..]),
         Some("grafana") => grafana::write(),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");
