@@ -182,9 +182,12 @@ async fn compute_inner(
         state.versions.forget(&outcome.key).await;
     }
 
-    let header = crate::upload::probe(&original.bytes, &state.limits)?;
+    // The pipeline's probe: it knows every source format the pipeline decodes (AVIF,
+    // TIFF, BMP too), where the upload check accepts only the web formats.
+    let header = pipeline::probe(&original.bytes, &state.limits)?;
     let queued = Instant::now();
-    let permit = state.admission.admit(u64::from(header.width) * u64::from(header.height)).await?;
+    let pixels = u64::from(header.stored_width) * u64::from(header.stored_height);
+    let permit = state.admission.admit(pixels).await?;
     let queue = queued.elapsed();
     let started = Instant::now();
     let (limits, variant, source) = (state.limits, outcome.variant.clone(), original.bytes.clone());

@@ -176,6 +176,23 @@ fn stored_originals(root: &std::path::Path) -> Vec<String> {
 }
 
 #[test]
+fn originals_in_formats_uploads_refuse_are_still_served() {
+    // Uploads take the web formats only, but a store may hold any format the pipeline
+    // decodes (written there by other tools): those are transformed, not refused.
+    let o = TestOrigin::start("formats", &[]);
+    let img = image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([(x * 6) as u8, (y * 8) as u8, 90]));
+    for (name, format) in [("a.bmp", image::ImageFormat::Bmp), ("a.tiff", image::ImageFormat::Tiff)] {
+        let mut bytes = Vec::new();
+        img.write_to(&mut Cursor::new(&mut bytes), format).unwrap();
+        std::fs::create_dir_all(o.root.join("originals")).unwrap();
+        std::fs::write(o.root.join("originals").join(name), &bytes).unwrap();
+        let r = get(&o.url(&format!("/img/{name}?w=20")), &[]);
+        assert_eq!(r.status, 200, "{name}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(size_of(&r.body), (20, 15), "{name}");
+    }
+}
+
+#[test]
 fn upload_then_serve_with_cache_headers_and_304() {
     let o = TestOrigin::start("serve", &[]);
     let r = put(&o.url("/originals/photos/a.jpg"), Some(TOKEN), &jpeg(400, 300), &[]);
