@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use crate::proc::{self, root};
 use crate::{load, stack, tools, Result};
-use driver::{Clock, Driver};
+use driver::{Bases, Clock, Driver};
 use services::{Binaries, Stack};
 
 /// When each drill starts, as a fraction of the run: the origin's early, so that the
@@ -85,7 +85,8 @@ pub fn run(args: &[String]) -> Result<()> {
     );
     let clock = Clock::start();
     let sampler = rss::Sampler::start(clock, stack.origin_pid.clone(), stack.envoy_pid.clone());
-    let load = Driver::start(mix.clone(), stack.envoy_url(), args.connections, clock);
+    let bases = Bases { envoy: stack.envoy_url(), origin: stack.origin_url() };
+    let load = Driver::start(mix.clone(), bases, args.connections, clock);
     let mut drills = Vec::new();
     let mut extra = driver::Tally::default();
     let mut aborted = None;

@@ -100,7 +100,7 @@ fn origin_ready(stack: &Stack) -> bool {
 /// (a) SIGKILL of the origin while uploads are in flight, then a restart; the store is
 /// listed and every object compared with what was sent.
 pub fn origin_kill(stack: &mut Stack, mix: &Arc<Mix>, bodies: &[Arc<[u8]>], clock: &Clock) -> Result<(Drill, Tally)> {
-    let storm = Storm::start(stack.envoy_url(), bodies, mix.clone(), *clock);
+    let storm = Storm::start(stack.origin_url(), bodies, mix.clone(), *clock);
     // Kill when uploads are really in flight, after some have gone through.
     let waited = std::time::Instant::now();
     while !(storm.in_flight.load(Ordering::Relaxed) >= 3 && storm.done.load(Ordering::Relaxed) >= 3)

@@ -141,26 +141,49 @@ pub fn judge(p: &Planned, result: &Result<Reply, String>) -> (String, Verdict) {
     }
 }
 
+/// Where requests go: image requests through Envoy, uploads to the origin.
+#[derive(Debug, Clone)]
+pub struct Bases {
+    pub envoy: String,
+    pub origin: String,
+}
+
+impl Bases {
+    pub fn of(&self, kind: Kind) -> &str {
+        if kind.direct() {
+            &self.origin
+        } else {
+            &self.envoy
+        }
+    }
+}
+
 pub struct Driver {
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<Tally>>,
 }
 
 impl Driver {
-    /// `connections` threads sending the mix to `base` until [`Driver::finish`].
-    pub fn start(mix: Arc<Mix>, base: String, connections: usize, clock: Clock) -> Driver {
+    /// `connections` threads sending the mix until [`Driver::finish`]: to Envoy, and
+    /// uploads to the origin.
+    pub fn start(mix: Arc<Mix>, bases: Bases, connections: usize, clock: Clock) -> Driver {
         let stop = Arc::new(AtomicBool::new(false));
         let threads = (0..connections)
             .map(|i| {
-                let (mix, base, stop) = (mix.clone(), base.clone(), stop.clone());
+                let (mix, bases, stop) = (mix.clone(), bases.clone(), stop.clone());
                 std::thread::spawn(move || {
-                    let agent = client::agent(REQUEST_TIMEOUT);
+                    // One connection to each: the keep-alive pattern of a real client.
+                    let (edge, origin) = (client::agent(REQUEST_TIMEOUT), client::agent(REQUEST_TIMEOUT));
                     let mut rng = Rng::new(i as u64 + 1);
                     let mut tally = Tally::default();
                     while !stop.load(Ordering::Relaxed) {
                         let p = mix.pick(&mut rng);
                         let start = clock.ms();
-                        let result = client::send(&agent, &base, &p.req, None);
+                        let result = if p.kind.direct() {
+                            client::send(&origin, &bases.origin, &p.req, None)
+                        } else {
+                            client::send(&edge, &bases.envoy, &p.req, None)
+                        };
                         if tally.record(&p, start, clock.ms(), &result) == Verdict::Failed {
                             // A client backs off a little instead of spinning on failures.
                             std::thread::sleep(FAILURE_BACKOFF);

@@ -76,6 +76,12 @@ impl Kind {
         }
     }
 
+    /// Uploads go straight to the origin, as an uploader service inside the mesh does:
+    /// the gateway does not expose `/originals`.
+    pub fn direct(self) -> bool {
+        matches!(self, Kind::Upload | Kind::HostileUpload | Kind::UnauthorizedUpload | Kind::DrillUpload)
+    }
+
     /// Statuses a calibrated request of this kind may have; anything else (5xx above
     /// all) fails the soak before the load starts.
     pub fn allowed(self) -> &'static [u16] {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use super::client::{self, Reply, Req};
+use super::driver::Bases;
 use super::mix::{self, Kind, Mix, Original, Planned};
 use super::services::{Stack, BUCKET, TOKEN};
 use crate::Result;
@@ -39,7 +40,7 @@ pub fn prepare(stack: &Stack, shared: &Path) -> Result<(Mix, Value)> {
     }
     eprintln!("xtask: soak: {} originals stored ({direct} written straight into the bucket)", originals.len());
 
-    let base = stack.envoy_url();
+    let base = Bases { envoy: stack.envoy_url(), origin: stack.origin_url() };
     let good: Vec<&Original> = originals.iter().filter(|o| o.good).collect();
     let bench: Vec<&str> = good.iter().filter(|o| o.key.starts_with("bench/")).map(|o| o.key.as_str()).collect();
 
@@ -175,7 +176,7 @@ fn fixed(kind: Kind, req: Req) -> Planned {
 }
 
 /// Sends every request once, a few at a time.
-fn calibrate(base: &str, plans: &[Planned]) -> Vec<std::result::Result<Reply, String>> {
+fn calibrate(base: &Bases, plans: &[Planned]) -> Vec<std::result::Result<Reply, String>> {
     let chunk = plans.len().div_ceil(CALIBRATION_THREADS).max(1);
     std::thread::scope(|s| {
         let handles: Vec<_> = plans
@@ -183,7 +184,7 @@ fn calibrate(base: &str, plans: &[Planned]) -> Vec<std::result::Result<Reply, St
             .map(|part| {
                 s.spawn(move || {
                     let agent = client::agent(Duration::from_secs(60));
-                    part.iter().map(|p| client::send(&agent, base, &p.req, None)).collect::<Vec<_>>()
+                    part.iter().map(|p| client::send(&agent, base.of(p.kind), &p.req, None)).collect::<Vec<_>>()
                 })
             })
             .collect();
