@@ -197,15 +197,33 @@ where
 {
     let start = Instant::now();
     let _in_flight = InFlight::new(&state);
+    let mut body = std::pin::pin!(body);
     let result = if method == Method::PUT {
-        put_original(tail.as_str(), &headers, body, &state).instrument(req.span.clone()).await
+        put_original(tail.as_str(), &headers, body.as_mut(), &state).instrument(req.span.clone()).await
     } else {
         delete_original(tail.as_str(), &headers, &state).instrument(req.span.clone()).await
     };
-    let reply = result.unwrap_or_else(|e| error_reply(&e, &state, &req));
+    let reply = match result {
+        Ok(reply) => reply,
+        Err(e) => {
+            let mut reply = error_reply(&e, &state, &req);
+            // An oversized body is never read; a small one refused unread (a bad token)
+            // is read and dropped, so that the client, still sending it, gets this answer
+            // instead of a reset. A connection whose request body is left unread is closed.
+            let oversized = matches!(e, OriginError::Upload(upload::UploadError::TooLarge(_)));
+            if oversized || !upload::drain(body.as_mut(), &headers, DRAIN_BYTES, DRAIN_TIME).await {
+                reply.headers_mut().insert("connection", warp::http::HeaderValue::from_static("close"));
+            }
+            reply
+        }
+    };
     record(&state, "originals", &reply, "none", "none", start);
     finish(req, reply, "none")
 }
+
+/// How much of a refused upload's body is read and dropped, and for how long at most.
+const DRAIN_BYTES: u64 = 1 << 20;
+const DRAIN_TIME: Duration = Duration::from_secs(2);
 
 fn authorize(headers: &HeaderMap, state: &State) -> Result<(), OriginError> {
     upload::authorize(headers.get("authorization").map(|v| v.as_bytes()), &state.config.upload.tokens)?;

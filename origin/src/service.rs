@@ -196,9 +196,11 @@ async fn compute_inner(
         state.versions.forget(&outcome.key).await;
     }
 
-    let header = crate::upload::probe(&original.bytes, &state.limits)?;
+    // The pipeline's probe: it knows every source format the pipeline decodes (AVIF,
+    // TIFF, BMP too), where the upload check accepts only the web formats.
+    let header = pipeline::probe(&original.bytes, &state.limits)?;
     let queued = Instant::now();
-    let pixels = u64::from(header.width) * u64::from(header.height);
+    let pixels = u64::from(header.stored_width) * u64::from(header.stored_height);
     let permit = state.admission.admit(pixels).instrument(tracing::info_span!("transform.queue")).await?;
     let queue = queued.elapsed();
     let started = Instant::now();

@@ -88,6 +88,33 @@ where
     Ok(out.freeze())
 }
 
+/// Reads what is left of a refused body and drops it, when it is small (`limit` bytes,
+/// from `Content-Length` or while reading) and comes quickly (`within`). True when the
+/// body was read to its end: the connection can then serve another request.
+pub async fn drain<S, B>(body: S, headers: &HeaderMap, limit: u64, within: std::time::Duration) -> bool
+where
+    S: Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let declared = headers.get("content-length").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return false;
+    }
+    let read = async {
+        let mut body = std::pin::pin!(body);
+        let mut total = 0u64;
+        while let Some(chunk) = body.next().await {
+            let Ok(chunk) = chunk else { return false };
+            total += chunk.remaining() as u64;
+            if total > limit {
+                return false;
+            }
+        }
+        true
+    };
+    tokio::time::timeout(within, read).await.unwrap_or(false)
+}
+
 /// Verifies `Content-MD5` and `x-amz-checksum-sha256` (both base64) when present.
 pub fn verify_checksums(headers: &HeaderMap, body: &[u8]) -> Result<(), UploadError> {
     let b64 = base64::engine::general_purpose::STANDARD;
@@ -201,6 +228,22 @@ mod tests {
         assert!(matches!(verify_checksums(&h, b"hellO"), Err(UploadError::BadDigest("Content-MD5"))));
         h.insert("content-md5", "!!".parse().unwrap());
         assert!(matches!(verify_checksums(&h, body), Err(UploadError::MalformedChecksum(_))));
+    }
+
+    #[tokio::test]
+    async fn draining_reads_small_bodies_to_the_end_and_gives_up_on_large_ones() {
+        let chunks =
+            || -> Vec<Result<Bytes, warp::Error>> { (0..5).map(|_| Ok(Bytes::from(vec![0u8; 100]))).collect() };
+        let within = std::time::Duration::from_secs(1);
+        let none = HeaderMap::new();
+        assert!(drain(futures_util::stream::iter(chunks()), &none, 1000, within).await);
+        assert!(!drain(futures_util::stream::iter(chunks()), &none, 499, within).await, "larger than the limit");
+        let mut declared = HeaderMap::new();
+        declared.insert("content-length", "5000".parse().unwrap());
+        // Refused from the header: nothing is awaited (this stream would never end).
+        assert!(!drain(futures_util::stream::pending::<Result<Bytes, warp::Error>>(), &declared, 1000, within).await);
+        let slow = futures_util::stream::pending::<Result<Bytes, warp::Error>>();
+        assert!(!drain(slow, &none, 1000, std::time::Duration::from_millis(50)).await, "a slow body is not waited for");
     }
 
     #[tokio::test]

@@ -176,6 +176,23 @@ fn stored_originals(root: &std::path::Path) -> Vec<String> {
 }
 
 #[test]
+fn originals_in_formats_uploads_refuse_are_still_served() {
+    // Uploads take the web formats only, but a store may hold any format the pipeline
+    // decodes (written there by other tools): those are transformed, not refused.
+    let o = TestOrigin::start("formats", &[]);
+    let img = image::RgbImage::from_fn(40, 30, |x, y| image::Rgb([(x * 6) as u8, (y * 8) as u8, 90]));
+    for (name, format) in [("a.bmp", image::ImageFormat::Bmp), ("a.tiff", image::ImageFormat::Tiff)] {
+        let mut bytes = Vec::new();
+        img.write_to(&mut Cursor::new(&mut bytes), format).unwrap();
+        std::fs::create_dir_all(o.root.join("originals")).unwrap();
+        std::fs::write(o.root.join("originals").join(name), &bytes).unwrap();
+        let r = get(&o.url(&format!("/img/{name}?w=20")), &[]);
+        assert_eq!(r.status, 200, "{name}: {}", String::from_utf8_lossy(&r.body));
+        assert_eq!(size_of(&r.body), (20, 15), "{name}");
+    }
+}
+
+#[test]
 fn upload_then_serve_with_cache_headers_and_304() {
     let o = TestOrigin::start("serve", &[]);
     let r = put(&o.url("/originals/photos/a.jpg"), Some(TOKEN), &jpeg(400, 300), &[]);
@@ -248,6 +265,53 @@ fn uploads_need_a_valid_token_and_store_nothing_otherwise() {
     assert_eq!(r.status, 401);
     assert!(stored_originals(&o.root).is_empty());
     assert_eq!(get(&o.url("/img/x.jpg"), &[]).status, 404);
+}
+
+/// Reads one HTTP/1.1 response (head and `Content-Length` body): its status.
+fn read_response(r: &mut impl std::io::BufRead) -> u16 {
+    let mut status = 0;
+    let mut len = 0;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(r.read_line(&mut line).unwrap() > 0, "connection closed before a response");
+        let l = line.trim_end();
+        if l.is_empty() {
+            break;
+        }
+        if let Some(s) = l.strip_prefix("HTTP/1.1 ") {
+            status = s[..3].parse().unwrap();
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse().unwrap();
+            }
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).unwrap();
+    status
+}
+
+#[test]
+fn a_refused_upload_is_answered_to_a_client_still_sending_and_its_connection_is_reused() {
+    use std::io::Write;
+    let o = TestOrigin::start("refused-drain", &[]);
+    let addr = o.base.strip_prefix("http://").unwrap().to_owned();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+    // No token: refused before the body is looked at, while the client still sends it.
+    let body = jpeg(300, 300);
+    write!(s, "PUT /originals/x.jpg HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
+    for part in body.chunks(4096) {
+        s.write_all(part).expect("the origin reads the body it refuses");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    assert_eq!(read_response(&mut r), 401);
+    write!(s, "GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut r), 200, "the same connection serves the next request");
+    assert!(stored_originals(&o.root).is_empty());
 }
 
 #[test]

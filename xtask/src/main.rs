@@ -9,6 +9,7 @@ mod fuzz;
 mod grafana;
 mod load;
 mod proc;
+mod soak;
 mod stack;
 mod test;
 mod tools;
@@ -31,6 +32,10 @@ commands:
   fuzz --seconds N [TARGET]
                    run the cargo-fuzz targets (decide, planner, decode, upload) on nightly for
                    N seconds each, seeded from ../shared/corpus; prints executions per target
+  soak --minutes N Envoy + filter + origin + Redis + S3 server under a realistic mixed load for N minutes
+                   (default 10), with fault drills: origin SIGKILL during uploads, Redis killed, S3 server
+                   stopped, Envoy restarted (target/bench/soak.json; fails on unexpected errors, RSS growth
+                   or a drill that does not recover); flag: --connections 32
   grafana          regenerate grafana/dashboards/pixgate.json and grafana/alerts/prometheusrule.yaml";
 
 pub type Result<T> = std::result::Result<T, String>;
@@ -51,6 +56,7 @@ fn main() -> ExitCode {
         Some("test") => test::run(&args[1..]),
         Some("bench") => bench(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
+        Some("soak") => soak::run(&args[1..]),
         Some("grafana") => grafana::write(),
         Some("-h" | "--help") | None => {
             println!("{USAGE}");

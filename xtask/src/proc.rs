@@ -107,6 +107,12 @@ impl Service {
         self.child.id()
     }
 
+    /// SIGKILL at once, no grace period (fault drills), and reaped.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, a grace period, then SIGKILL.
     pub fn stop(&mut self) {
         if let Ok(Some(_)) = self.child.try_wait() {
