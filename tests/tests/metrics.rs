@@ -61,18 +61,6 @@ fn eventually(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
-fn put(url: &str, body: &[u8]) -> common::Response {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    let r = agent.put(url).header("authorization", format!("Bearer {TOKEN}")).send(body).unwrap();
-    let status = r.status().as_u16();
-    let body = r.into_body().read_to_vec().unwrap();
-    common::Response { status, headers: Vec::new(), body }
-}
-
 #[test]
 fn a_scripted_mix_shows_in_the_metrics_with_the_counts_it_implies() {
     let dir = scratch("metrics-mix");
@@ -90,10 +78,9 @@ fn a_scripted_mix_shows_in_the_metrics_with_the_counts_it_implies() {
     // Uploads: two good originals (one with EXIF orientation), one corrupt file.
     let exif =
         std::fs::read(common::repo().join("../shared/corpus/images/orientation/libvips--rotation-6.jpg")).unwrap();
-    assert_eq!(put(&a.url("/originals/mix/exif.jpg"), &exif).status, 201);
-    assert_eq!(put(&a.url("/originals/mix/big.jpg"), &jpeg(3000, 2000)).status, 201);
-    let corrupt = put(&a.url("/originals/mix/bad.jpg"), b"\xff\xd8\xff\xe0 not a jpeg at all");
-    assert_eq!(corrupt.status, 422, "{}", corrupt.text());
+    assert_eq!(put_original(&a.url("/originals/mix/exif.jpg"), &exif), 201);
+    assert_eq!(put_original(&a.url("/originals/mix/big.jpg"), &jpeg(3000, 2000)), 201);
+    assert_eq!(put_original(&a.url("/originals/mix/bad.jpg"), b"\xff\xd8\xff\xe0 not a jpeg at all"), 422);
 
     // Misses: one per output format, then a memory hit of the first.
     for fmt in ["jpeg", "webp", "avif", "png", "gif"] {
