@@ -88,6 +88,12 @@ fn histogram(r: &Registry, name: &str, help: &str, labels: &[&str], buckets: &[f
     h
 }
 
+fn single_histogram(r: &Registry, name: &str, help: &str, buckets: &[f64]) -> Histogram {
+    let h = Histogram::with_opts(HistogramOpts::new(name, help).buckets(buckets.to_vec())).expect("valid metric");
+    r.register(Box::new(h.clone())).expect("unique metric");
+    h
+}
+
 fn gauge(r: &Registry, name: &str, help: &str) -> IntGauge {
     let g = IntGauge::new(name, help).expect("valid metric");
     r.register(Box::new(g.clone())).expect("unique metric");
@@ -116,14 +122,7 @@ impl Metrics {
                 LATENCY_BUCKETS,
             ),
             http_in_flight: gauge(&r, "pixgate_http_in_flight_requests", "HTTP requests being served"),
-            response_bytes: {
-                let h = Histogram::with_opts(
-                    HistogramOpts::new("pixgate_response_bytes", "Response body sizes").buckets(size_buckets),
-                )
-                .expect("valid metric");
-                r.register(Box::new(h.clone())).expect("unique metric");
-                h
-            },
+            response_bytes: single_histogram(&r, "pixgate_response_bytes", "Response body sizes", &size_buckets),
             cache_requests: counter(
                 &r,
                 "pixgate_cache_requests_total",
@@ -153,15 +152,12 @@ impl Metrics {
                 LATENCY_BUCKETS,
             ),
             queue_depth: gauge(&r, "pixgate_transform_queue_depth", "Transforms waiting for a worker"),
-            queue_wait: {
-                let h = Histogram::with_opts(
-                    HistogramOpts::new("pixgate_transform_queue_wait_seconds", "Time waited for a worker")
-                        .buckets(LATENCY_BUCKETS.to_vec()),
-                )
-                .expect("valid metric");
-                r.register(Box::new(h.clone())).expect("unique metric");
-                h
-            },
+            queue_wait: single_histogram(
+                &r,
+                "pixgate_transform_queue_wait_seconds",
+                "Time waited for a worker",
+                LATENCY_BUCKETS,
+            ),
             pixels_in_flight: gauge(&r, "pixgate_decoded_pixels_in_flight", "Decoded source pixels admitted"),
             rejected: counter(&r, "pixgate_rejected_total", "Requests refused, by reason", &["reason"]),
             load_shed: counter(&r, "pixgate_load_shed_total", "Requests shed with 503", &[])
@@ -187,15 +183,12 @@ impl Metrics {
                 "Redis circuit breaker state changes",
                 &["state"],
             ),
-            exif_parse: {
-                let h = Histogram::with_opts(
-                    HistogramOpts::new("pixgate_exif_parse_duration_seconds", "Time reading a source's orientation")
-                        .buckets(EXIF_BUCKETS.to_vec()),
-                )
-                .expect("valid metric");
-                r.register(Box::new(h.clone())).expect("unique metric");
-                h
-            },
+            exif_parse: single_histogram(
+                &r,
+                "pixgate_exif_parse_duration_seconds",
+                "Time reading a source's orientation",
+                EXIF_BUCKETS,
+            ),
             registry: r,
         };
         m.preinitialise();

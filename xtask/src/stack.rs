@@ -126,6 +126,27 @@ pub fn start_envoy_on(
     Ok(svc)
 }
 
+/// redis-server on `port` (loopback, no persistence), ready when its port opens.
+pub fn start_redis(bin: &Path, port: u16, log_dir: &Path) -> Result<Service> {
+    let mut cmd = Command::new(bin);
+    cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"]);
+    let mut svc = Service::spawn("redis", &mut cmd, log_dir)?;
+    svc.wait_ready(Duration::from_secs(20), || proc::tcp_open(port))?;
+    Ok(svc)
+}
+
+/// The s3s-fs S3 server on `port`, serving buckets from `root` with the test credentials.
+pub fn start_s3(bin: &Path, port: u16, root: &Path, log_dir: &Path) -> Result<Service> {
+    std::fs::create_dir_all(root).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(bin);
+    cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", crate::test::S3_ACCESS_KEY, "--secret-key", crate::test::S3_SECRET_KEY])
+        .arg(root);
+    let mut svc = Service::spawn("s3s-fs", &mut cmd, log_dir)?;
+    svc.wait_ready(Duration::from_secs(20), || proc::tcp_open(port))?;
+    Ok(svc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,7 @@
 //! `cargo xtask test`: every check CI runs, in order, with the real services started
 //! on free loopback ports and stopped at the end whatever happens.
 
-use std::process::Command;
-use std::time::Duration;
-
-use crate::proc::{self, root, Service};
+use crate::proc::{self, root};
 use crate::stack::{self, Ports};
 use crate::{demo, grafana, tools, Result};
 
@@ -72,34 +69,9 @@ fn end_to_end(wasm: &std::path::Path, filter: Option<&str>) -> Result<()> {
     demo::write_demo(&data_dir)?;
 
     let redis_port = proc::free_port()?;
-    let mut redis = Service::spawn(
-        "redis",
-        Command::new(&redis_bin).args([
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &redis_port.to_string(),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ]),
-        &work,
-    )?;
-    redis.wait_ready(Duration::from_secs(20), || proc::tcp_open(redis_port))?;
-
+    let redis = stack::start_redis(&redis_bin, redis_port, &work)?;
     let s3_port = proc::free_port()?;
-    let s3_root = work.join("s3");
-    std::fs::create_dir_all(&s3_root).map_err(|e| e.to_string())?;
-    let mut s3 = Service::spawn(
-        "s3s-fs",
-        Command::new(&s3_bin)
-            .args(["--host", "127.0.0.1", "--port", &s3_port.to_string()])
-            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
-            .arg(&s3_root),
-        &work,
-    )?;
-    s3.wait_ready(Duration::from_secs(20), || proc::tcp_open(s3_port))?;
+    let s3 = stack::start_s3(&s3_bin, s3_port, &work.join("s3"), &work)?;
 
     let ports = Ports { envoy: proc::free_port()?, origin: proc::free_port()?, admin: proc::free_port()? };
     let origin = stack::start_origin(&origin_bin, ports.origin, &data_dir, &[], &work)?;

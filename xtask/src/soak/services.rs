@@ -3,7 +3,6 @@
 //! of its own, so a drill's restart does not overwrite the log of the process it killed.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,25 +88,13 @@ impl Stack {
 
     pub fn start_redis(&mut self) -> Result<()> {
         let dir = self.log_dir();
-        let port = self.redis_port;
-        let mut cmd = Command::new(&self.bins.redis);
-        cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"]);
-        let mut svc = Service::spawn("redis", &mut cmd, &dir)?;
-        svc.wait_ready(Duration::from_secs(20), || proc::tcp_open(port))?;
-        self.redis = Some(svc);
+        self.redis = Some(stack::start_redis(&self.bins.redis, self.redis_port, &dir)?);
         Ok(())
     }
 
     pub fn start_s3(&mut self) -> Result<()> {
         let dir = self.log_dir();
-        let port = self.s3_port;
-        let mut cmd = Command::new(&self.bins.s3);
-        cmd.args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", S3_ACCESS_KEY, "--secret-key", S3_SECRET_KEY])
-            .arg(&self.s3_root);
-        let mut svc = Service::spawn("s3s-fs", &mut cmd, &dir)?;
-        svc.wait_ready(Duration::from_secs(20), || proc::tcp_open(port))?;
-        self.s3 = Some(svc);
+        self.s3 = Some(stack::start_s3(&self.bins.s3, self.s3_port, &self.s3_root, &dir)?);
         Ok(())
     }
 
