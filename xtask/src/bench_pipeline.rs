@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::proc::{self, root};
-use crate::{tools, Result};
+use crate::{stack, tools, Result};
 
 /// Debian packages the libvips peer needs (pyvips binds libvips through cffi).
 const PEER_PACKAGES: &[&str] = &["libvips-dev", "python3-venv", "python3-pip"];
@@ -43,7 +43,7 @@ fn pipeline() -> Result<()> {
             .args(["-c", "import pyvips; print(pyvips.version(0), pyvips.version(1), pyvips.version(2), sep='.')"]),
     )?;
 
-    proc::run(proc::cargo().args(["build", "--release", "-p", "pixgate-origin", "--example", "bench_pipeline"]))?;
+    stack::build_origin_release(&["--example", "bench_pipeline"])?;
     let bench_bin = root().join("target/release/examples/bench_pipeline");
     let work = root().join("target/bench");
     let one = work.join("one");
@@ -229,7 +229,7 @@ fn render(cases: &[Case], vips_version: &str) -> String {
     let rss_baseline =
         cases.iter().filter(|c| is_baseline(&c.image) && c.op == "jpeg").map(|c| c.rss_mb).fold(0.0, f64::max);
     format!(
-        "{{\"bench\":\"pipeline\",\"peer\":\"libvips {} thumbnail, in-process\",\"machine\":\"{}\",\"cases\":[\n{}\n],\"summary\":{{\"cases\":{},\"targets_met\":{},\"geomean_ratio\":{:.3},\"geomean_ratio_jpeg\":{:.3},\"geomean_ratio_webp\":{:.3},\"geomean_ratio_avif\":{:.3},\"geomean_ratio_png\":{:.3},\"max_peak_rss_mb_baseline_jpeg\":{:.1},\"width\":{WIDTH},\"rounds\":{ROUNDS},\"iters_per_round\":{ITERS}}}}}\n",
+        "{{\"bench\":\"pipeline\",\"peer\":\"libvips {} thumbnail, in-process\",\"machine\":\"{}\",\"cases\":[\n{}\n],\"summary\":{{\"cases\":{},\"targets_met\":{},\"geomean_ratio\":{:.3},\"geomean_ratio_jpeg\":{:.3},\"geomean_ratio_webp\":{:.3},\"geomean_ratio_avif\":{:.3},\"geomean_ratio_png\":{:.3},\"max_peak_rss_mb_baseline_jpeg\":{:.1},\"peak_rss_of\":\"resident memory one transform adds to its process (the first in a fresh process)\",\"width\":{WIDTH},\"rounds\":{ROUNDS},\"iters_per_round\":{ITERS}}}}}\n",
         esc(vips_version),
         esc(&machine()),
         rows.join(",\n"),

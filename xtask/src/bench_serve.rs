@@ -40,8 +40,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let connections = env_num("PIXGATE_BENCH_CONNECTIONS", 32).clamp(1, 512);
     tools::ensure_debian_packages(&["nginx", "wrk"])?;
     let wasm = stack::build_wasm()?;
-    proc::run(proc::cargo().args(["build", "--release", "-p", "pixgate-origin", "--bin", "pixgate-origin"]))?;
-    let origin_bin = root().join("target/release/pixgate-origin");
+    let origin_bin = stack::build_origin_release(&[])?;
     let envoy_bin = tools::envoy()?;
 
     let work = root().join("target/bench/serve-work");

@@ -36,6 +36,9 @@ pub fn run(args: &[String]) -> Result<()> {
         Some(t) => return Err(format!("unknown fuzz target `{t}`\n{USAGE}")),
     };
     ensure_cargo_fuzz()?;
+    if targets.iter().any(|t| ORIGIN_TARGETS.contains(t)) {
+        crate::tools::ensure_build_packages()?;
+    }
     let corpus_root = root().join("target/fuzz-corpus");
     let logs = root().join("target/fuzz-logs");
     std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;

@@ -33,8 +33,19 @@ pub fn build_wasm() -> Result<PathBuf> {
 }
 
 pub fn build_origin() -> Result<PathBuf> {
+    tools::ensure_build_packages()?;
     proc::run(proc::cargo().args(["build", "-p", "pixgate-origin", "--bin", "pixgate-origin"]))?;
     Ok(root().join("target/debug/pixgate-origin"))
+}
+
+/// The optimised origin that benchmarks and the soak measure, with `extra` targets of its
+/// package (`--example NAME`) built beside it.
+pub fn build_origin_release(extra: &[&str]) -> Result<PathBuf> {
+    tools::ensure_build_packages()?;
+    proc::run(
+        proc::cargo().args(["build", "--release", "-p", "pixgate-origin", "--bin", "pixgate-origin"]).args(extra),
+    )?;
+    Ok(root().join("target/release/pixgate-origin"))
 }
 
 /// `envoy/envoy.yaml` with its ports and wasm path pointed at this run.

@@ -8,8 +8,6 @@ use crate::{demo, grafana, tools, Result};
 /// Debian packages the workspace's build needs (C toolchain helpers for -sys crates).
 /// cmake + nasm build libjpeg-turbo (turbojpeg-sys); meson + ninja + nasm build dav1d for
 /// libavif (libavif-sys also uses cmake); nasm also assembles rav1e's SIMD.
-const BUILD_PACKAGES: &[&str] = &["pkg-config", "cmake", "nasm", "meson", "ninja-build"];
-
 pub const S3_ACCESS_KEY: &str = "pixgate-test";
 pub const S3_SECRET_KEY: &str = "pixgate-test-secret";
 
@@ -26,7 +24,7 @@ pub fn run(args: &[String]) -> Result<()> {
     if tools::in_ci() {
         eprintln!("xtask: CI=true: every service is required; nothing is skipped");
     }
-    tools::ensure_debian_packages(BUILD_PACKAGES)?;
+    tools::ensure_build_packages()?;
     tools::ensure_wasm_target()?;
     if e2e_only {
         let wasm = stack::build_wasm()?;

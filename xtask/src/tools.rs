@@ -24,6 +24,15 @@ fn has_command(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
+/// What the origin's C codecs build with: libjpeg-turbo (cmake, nasm) and dav1d (meson,
+/// ninja, nasm).
+const BUILD_PACKAGES: &[&str] = &["pkg-config", "cmake", "nasm", "meson", "ninja-build"];
+
+/// Installs the tools the origin's build needs, where missing (every command that builds it).
+pub fn ensure_build_packages() -> Result<()> {
+    ensure_debian_packages(BUILD_PACKAGES)
+}
+
 /// Installs Debian packages that are missing (`dpkg -s` tells), as root with apt-get.
 pub fn ensure_debian_packages(packages: &[&str]) -> Result<()> {
     let missing: Vec<&str> = packages

@@ -5,6 +5,7 @@
 //! the plan in DESIGN.md §3 order (orientation with rot/flip, pre-crop + resize, colour
 //! to sRGB, pad, post-crop, blur, flatten) → encode. Metadata is never copied to outputs.
 
+mod adam7;
 mod color;
 mod decode;
 mod encode;

@@ -142,3 +142,13 @@ fn enlarging_a_source_beyond_the_output_limits_is_refused_before_decoding() {
     let r = transform(&sliver, &variant("w=8000&h=8000&fit=outside&enlarge=1"), &Limits::default());
     assert!(matches!(r, Err(TransformError::OutputTooLarge(_))), "{r:?}");
 }
+
+#[test]
+fn prog_png_is_interlaced_with_the_same_pixels_as_the_plain_png() {
+    let src = png_rgba(&image::RgbaImage::from_fn(90, 70, |x, y| image::Rgba([x as u8 * 2, y as u8 * 3, 90, 200])));
+    let plain = transform(&src, &variant("w=45&fmt=png"), &Limits::default()).unwrap();
+    let interlaced = transform(&src, &variant("w=45&fmt=png&prog=1"), &Limits::default()).unwrap();
+    assert_eq!((plain.bytes[28], interlaced.bytes[28]), (0, 1), "IHDR interlace method");
+    let decode = |b: &[u8]| image::load_from_memory(b).unwrap().to_rgba8();
+    assert_eq!(decode(&plain.bytes), decode(&interlaced.bytes));
+}

@@ -102,6 +102,8 @@ impl Stack {
         let dir = self.log_dir();
         let env = [
             ("PIXGATE_LOG", "warn".to_owned()),
+            // As in istio/base/deployment.yaml: the allocator setting the origin is run with.
+            ("MALLOC_ARENA_MAX", "2".to_owned()),
             ("PIXGATE_STORE__BACKEND", "s3".to_owned()),
             ("PIXGATE_STORE__S3__ENDPOINT", format!("http://127.0.0.1:{}", self.s3_port)),
             ("PIXGATE_STORE__S3__BUCKET", BUCKET.to_owned()),
