@@ -49,12 +49,7 @@ fn pipeline() -> Result<()> {
     let one = work.join("one");
     std::fs::create_dir_all(&one).map_err(|e| e.to_string())?;
 
-    let mut names: Vec<String> = std::fs::read_dir(&images_dir)
-        .map_err(|e| format!("{}: {e}", images_dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .filter(|n| n.ends_with(".jpg") || n.ends_with(".png"))
-        .collect();
-    names.sort();
+    let names = image_names(&images_dir)?;
 
     let mut cases = Vec::new();
     for name in &names {
@@ -112,6 +107,17 @@ fn pipeline() -> Result<()> {
     print_table(&cases);
     eprintln!("xtask: wrote {}", work.join("pipeline.json").display());
     Ok(())
+}
+
+/// The JPEG and PNG files of `../shared/bench-images` (`dir`), sorted by name.
+pub fn image_names(dir: &Path) -> Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .filter(|n| n.ends_with(".jpg") || n.ends_with(".png"))
+        .collect();
+    names.sort();
+    Ok(names)
 }
 
 /// A venv under target/tools with PyPI's pyvips, made once.

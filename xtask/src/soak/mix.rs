@@ -271,13 +271,7 @@ pub struct Original {
 pub fn originals(shared: &Path) -> Result<Vec<Original>> {
     let mut out = Vec::new();
     let bench = shared.join("bench-images");
-    let mut names: Vec<_> = std::fs::read_dir(&bench)
-        .map_err(|e| format!("{}: {e}", bench.display()))?
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .filter(|n| n.ends_with(".jpg") || n.ends_with(".png"))
-        .collect();
-    names.sort();
-    for n in names {
+    for n in crate::bench_pipeline::image_names(&bench)? {
         let bytes = read(&bench.join(&n))?;
         out.push(Original { key: format!("bench/{n}"), bytes, good: true });
     }
