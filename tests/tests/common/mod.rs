@@ -5,6 +5,8 @@
 
 use std::time::Duration;
 
+use pixgate_e2e::free_port;
+
 pub struct Response {
     pub status: u16,
     pub headers: Vec<(String, String)>,
@@ -124,10 +126,6 @@ pub fn sample(exposition: &str, series: &str) -> Option<f64> {
 /// The repository root (this crate's parent).
 pub fn repo() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// An Envoy of the test's own, started from `envoy/envoy.yaml` after `edit` (ports and
