@@ -6,12 +6,12 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{get, repo, service, Response};
+use pixgate_e2e::free_port;
 
 const WASM_IN_CONFIG: &str = "target/wasm32-wasip1/wasm-release/pixgate_filter.wasm";
 const CANARY_WEIGHT: f64 = 20.0;
@@ -64,10 +64,6 @@ impl Proc {
 struct Stack {
     envoy_url: String,
     _procs: Vec<Proc>,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn status_of(url: &str) -> Option<u16> {
