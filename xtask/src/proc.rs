@@ -1,10 +1,9 @@
 //! Child processes that are always stopped, free loopback ports, readiness checks.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::Result;
@@ -53,24 +52,10 @@ pub fn describe(cmd: &Command) -> String {
 }
 
 /// A port that was free a moment ago on 127.0.0.1.
-/// A free loopback port for a service xtask starts, below Linux's ephemeral range
-/// (32768–60999): a port the kernel picks for port 0 comes from that range, where an
-/// outgoing connection made before the service binds (the origin's to Redis, to the S3
-/// server) can take it first, and Envoy then fails with "address already in use".
+/// A free loopback port for a service xtask starts: the end-to-end tests' picker, which
+/// keeps below the kernel's ephemeral range (see `pixgate_e2e::free_port`).
 pub fn free_port() -> Result<u16> {
-    const FIRST: u32 = 20_000;
-    const PORTS: u32 = 12_768;
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let start = std::process::id().wrapping_mul(7_919);
-    for _ in 0..PORTS {
-        // 97 is coprime with PORTS: the sequence visits every port once.
-        let n = start.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed).wrapping_mul(97)) % PORTS;
-        let port = (FIRST + n) as u16;
-        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
-            return Ok(port);
-        }
-    }
-    Err(format!("no free loopback port in {FIRST}..{}", FIRST + PORTS))
+    pixgate_e2e::try_free_port()
 }
 
 /// A started child, killed (and reaped) when dropped, even when a test failed.
