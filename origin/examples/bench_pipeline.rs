@@ -70,10 +70,17 @@ fn main() {
     let mut extra = String::new();
     // Lossy outputs are scored: a faster encode is only fair at equal or better quality.
     if op != "png" {
+        // The float reference costs a full-resolution decode: made once, at the output's
+        // size, and again only for a peer output of another size.
+        let reference = quality::reference_resize(&bytes, out.width, out.height).expect("reference decode");
         let score = |encoded: &[u8]| {
             let img = pipeline::decode_upright(encoded, &limits).expect("decode the output").to_rgb8();
-            let reference = quality::reference_resize(&bytes, img.width(), img.height()).expect("reference decode");
-            quality::dssim(&img, &reference)
+            if img.dimensions() == reference.dimensions() {
+                quality::dssim(&img, &reference)
+            } else {
+                let own = quality::reference_resize(&bytes, img.width(), img.height()).expect("reference decode");
+                quality::dssim(&img, &own)
+            }
         };
         extra.push_str(&format!(",\"dssim\":{:.6}", score(&out.bytes)));
         if let Some(peer) = arg(&args, "--peer") {
