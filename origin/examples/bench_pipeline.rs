@@ -2,7 +2,8 @@
 //! pipeline`, and prints one JSON object. Single-threaded, like the libvips peer.
 //!
 //!   bench_pipeline --image FILE --op jpeg|webp|avif|png [--width 400] [--iters 5]
-//!                  [--peer FILE]   (the peer's output, to score its DSSIM too)
+//!                  [--peer FILE]        (the peer's output, to score its DSSIM too)
+//!                  [--peer-srgb FILE]   (the peer's colour-managed output, likewise)
 
 use std::time::Instant;
 
@@ -83,9 +84,11 @@ fn main() {
             }
         };
         extra.push_str(&format!(",\"dssim\":{:.6}", score(&out.bytes)));
-        if let Some(peer) = arg(&args, "--peer") {
-            let peer = std::fs::read(peer).expect("peer output");
-            extra.push_str(&format!(",\"peer_dssim\":{:.6}", score(&peer)));
+        for (flag, key) in [("--peer", "peer_dssim"), ("--peer-srgb", "peer_srgb_dssim")] {
+            if let Some(peer) = arg(&args, flag) {
+                let peer = std::fs::read(peer).expect("peer output");
+                extra.push_str(&format!(",\"{key}\":{:.6}", score(&peer)));
+            }
         }
     }
     println!(

@@ -10,10 +10,11 @@ use pixgate_policy::Variant;
 const IMAGES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/bench-images");
 
 /// DSSIM (1/SSIM − 1) allowed between Pixgate's 400 px PNG and the reference. Measured:
-/// 0.0005–0.002 on most photos; 0.016 on the smooth, striped 17 MP progressive file, whose
-/// 1/4 DCT-scaled decode (libvips picks the same scale) costs chroma detail. A
-/// nearest-neighbour resize scores 0.18.
-const MAX_DSSIM: f64 = 0.02;
+/// 0.0005–0.0025 on most photos, 0.0063 on the 5141 px wide progressive file decoded at 1/4
+/// (libvips, at the same scale: 0.0075). Mapping that decode by its size ratio instead of
+/// exactly 1/4 (a drift of under a quarter pixel) scored 0.016; a nearest-neighbour resize
+/// scores 0.18.
+const MAX_DSSIM: f64 = 0.01;
 
 fn images() -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(IMAGES)

@@ -5,9 +5,6 @@ use crate::proc::{self, root};
 use crate::stack::{self, Ports};
 use crate::{demo, grafana, tools, Result};
 
-/// Debian packages the workspace's build needs (C toolchain helpers for -sys crates).
-/// cmake + nasm build libjpeg-turbo (turbojpeg-sys); meson + ninja + nasm build dav1d for
-/// libavif (libavif-sys also uses cmake); nasm also assembles rav1e's SIMD.
 pub const S3_ACCESS_KEY: &str = "pixgate-test";
 pub const S3_SECRET_KEY: &str = "pixgate-test-secret";
 

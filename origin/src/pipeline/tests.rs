@@ -152,3 +152,67 @@ fn prog_png_is_interlaced_with_the_same_pixels_as_the_plain_png() {
     let decode = |b: &[u8]| image::load_from_memory(b).unwrap().to_rgba8();
     assert_eq!(decode(&plain.bytes), decode(&interlaced.bytes));
 }
+
+#[test]
+fn a_dct_scaled_decode_maps_exactly_one_over_shrink_of_the_source() {
+    // 5141 px at 1/4 decodes to 1286 px, whose last column covers a quarter block.
+    assert_eq!(decode_scale(1286, 5141, 4), 0.25);
+    assert_eq!(decode_scale(201, 1602, 8), 0.125);
+    // Not DCT-scaled (or scaled some other way): the plain ratio.
+    assert_eq!(decode_scale(800, 1600, 1), 0.5);
+    assert_eq!(decode_scale(640, 640, 1), 1.0);
+}
+
+#[test]
+fn shrink_on_load_keeps_edges_where_they_are_on_sizes_not_divisible_by_the_block() {
+    // A vertical black/white edge at x = 1200 of 1602: at w=100 (1/8 decode, 201 px wide)
+    // it belongs at 1200 × 100 / 1602 = 74.9. Stretching the 201 decoded columns over the
+    // source put it at 74.7.
+    let img =
+        image::RgbImage::from_fn(1602, 64, |x, _| if x < 1200 { image::Rgb([0; 3]) } else { image::Rgb([255; 3]) });
+    let mut src = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut src, 95).encode_image(&img).unwrap();
+    let out = transform(&src, &variant("w=100&fmt=png"), &Limits::default()).unwrap();
+    assert_eq!(out.shrink, 8);
+    let png = image::load_from_memory(&out.bytes).unwrap().to_luma8();
+    let row: Vec<f64> = (0..png.width()).map(|x| f64::from(png.get_pixel(x, 2)[0])).collect();
+    // Sub-pixel position of the crossing of mid-grey, between pixel centres (x + 0.5).
+    let i = row.windows(2).position(|w| w[0] < 127.5 && w[1] >= 127.5).unwrap();
+    let edge = i as f64 + 0.5 + (127.5 - row[i]) / (row[i + 1] - row[i]);
+    let want = 1200.0 * 100.0 / 1602.0;
+    assert!((edge - want).abs() < 0.12, "edge at {edge:.3}, want {want:.3}");
+}
+
+/// Decodes an output back through the pipeline's own decoder, as RGBA at full size.
+fn decode_rgba(bytes: &[u8]) -> image::RgbaImage {
+    let png = transform(bytes, &variant("fmt=png"), &Limits::default()).unwrap();
+    image::load_from_memory(&png.bytes).unwrap().to_rgba8()
+}
+
+#[test]
+fn avif_keeps_colours_and_alpha_through_a_round_trip() {
+    // Left half opaque red, right half transparent green: a channel swap, a lost alpha plane
+    // or a wrong YUV matrix shows up at the two sample points.
+    let src = image::RgbaImage::from_fn(64, 48, |x, _| {
+        if x < 32 {
+            image::Rgba([220, 30, 30, 255])
+        } else {
+            image::Rgba([30, 200, 30, 0])
+        }
+    });
+    let out = transform(&png_rgba(&src), &variant("fmt=avif&q=90"), &Limits::default()).unwrap();
+    assert_eq!((out.format, out.width, out.height), (Format::Avif, 64, 48));
+    let back = decode_rgba(&out.bytes);
+    assert_eq!(back.dimensions(), (64, 48));
+    let red = back.get_pixel(8, 24).0;
+    assert!(red[0] > 200 && red[1] < 50 && red[2] < 50 && red[3] == 255, "{red:?}");
+    assert!(back.get_pixel(56, 24).0[3] < 8, "alpha lost: {:?}", back.get_pixel(56, 24));
+}
+
+#[test]
+fn avif_quality_parameter_is_honoured() {
+    let src = jpeg(320, 240);
+    let size = |q: &str| transform(&src, &variant(q), &Limits::default()).unwrap().bytes.len();
+    let (low, default, high) = (size("fmt=avif&q=20"), size("fmt=avif"), size("fmt=avif&q=95"));
+    assert!(low < default && default < high, "q=20 {low} B, default {default} B, q=95 {high} B");
+}
