@@ -4,11 +4,10 @@
 //! is back.
 
 mod common;
-mod support;
 
 use std::time::{Duration, Instant};
 
-use support::*;
+use common::services::*;
 
 fn redis_settings(port: u16, root: &std::path::Path) -> Vec<(String, String)> {
     [

@@ -3,12 +3,11 @@
 //! reads is exported by the running origin or Envoy.
 
 mod common;
-mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-use support::*;
+use common::services::*;
 
 /// One sample of a text exposition: name, labels, value.
 type Sample = (String, BTreeMap<String, String>, f64);

@@ -3,19 +3,18 @@
 //! and an origin on S3 serves uploads and shares stored variants with another replica.
 
 mod common;
-mod support;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::services::*;
 use pixgate_origin::config::{Config, S3Config};
 use pixgate_origin::store::s3::S3Store;
 use pixgate_origin::store::Store;
-use support::*;
 
 fn s3_config(bucket: &str) -> S3Config {
-    let mut c = Config::from_sources("", s3_settings(&env_var("PIXGATE_E2E_S3"), bucket)).unwrap().store.s3;
+    let mut c = Config::from_sources("", s3_settings(&service("PIXGATE_E2E_S3"), bucket)).unwrap().store.s3;
     c.bucket = bucket.to_owned();
     c
 }
@@ -94,7 +93,7 @@ fn origin_on_s3_serves_uploads_and_replicas_share_stored_variants() {
         let s = S3Store::new(&s3_config(&b), Duration::from_secs(5)).await;
         s.client().create_bucket().bucket(&b).send().await.expect("create bucket");
     });
-    let settings = s3_settings(&env_var("PIXGATE_E2E_S3"), &b);
+    let settings = s3_settings(&service("PIXGATE_E2E_S3"), &b);
     let one = TestOrigin::start(&settings);
     let two = TestOrigin::start(&settings);
     assert_eq!(put_original(&one.url("/originals/p.jpg"), &jpeg(320, 240)), 201);

@@ -4,7 +4,6 @@
 //! request, and an error once more, where it became a status.
 
 mod common;
-mod support;
 
 use std::collections::{BTreeSet, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -19,7 +18,7 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use prost::Message;
 use serde_json::Value;
 
-use support::{env_var, free_port, jpeg, put_original, scratch};
+use common::services::{free_port, jpeg, put_original, scratch, service};
 
 /// One span as the receiver got it; ids in lowercase hex.
 #[derive(Debug, Clone)]
@@ -215,14 +214,14 @@ impl OriginProc {
     fn start(dir: &Path, settings: &[(&str, String)]) -> OriginProc {
         let port = free_port();
         let log = dir.join("origin.log");
-        let mut cmd = Command::new(env_var("PIXGATE_E2E_ORIGIN_BIN"));
+        let mut cmd = Command::new(service("PIXGATE_E2E_ORIGIN_BIN"));
         // Every PIXGATE_* variable is a setting: not this run's PIXGATE_E2E_* addresses.
         for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("PIXGATE_")) {
             cmd.env_remove(k);
         }
         cmd.env("PIXGATE_LISTEN", format!("127.0.0.1:{port}"))
             .env("PIXGATE_STORE__ROOT", dir.join("data"))
-            .env("PIXGATE_UPLOAD_TOKENS", support::TOKEN);
+            .env("PIXGATE_UPLOAD_TOKENS", common::services::TOKEN);
         for (k, v) in settings {
             cmd.env(k, v);
         }
@@ -317,7 +316,7 @@ fn origin_spans_join_envoys_trace_and_each_request_logs_one_json_line() {
         &dir,
         &[
             ("PIXGATE_TELEMETRY__OTLP_ENDPOINT", receiver.endpoint()),
-            ("PIXGATE_CACHE__REDIS__URL", env_var("PIXGATE_E2E_REDIS")),
+            ("PIXGATE_CACHE__REDIS__URL", service("PIXGATE_E2E_REDIS")),
             // Its own keys in the shared Redis: the request below must miss every tier.
             ("PIXGATE_CACHE__REDIS__KEY_PREFIX", format!("telemetry-{}:", std::process::id())),
         ],
@@ -399,7 +398,7 @@ fn a_server_error_is_logged_once_beside_its_access_line() {
     let closed = format!("http://127.0.0.1:{}", free_port());
     let mut settings: Vec<(&str, String)> =
         vec![("PIXGATE_STORE__S3__MAX_ATTEMPTS", "1".into()), ("PIXGATE_STORE__S3__CONNECT_TIMEOUT_MS", "200".into())];
-    let s3 = support::s3_settings(&closed, "absent");
+    let s3 = common::services::s3_settings(&closed, "absent");
     settings.extend(s3.iter().map(|(k, v)| (k.as_str(), v.clone())));
     let mut origin = OriginProc::start(&dir, &settings);
     let traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod services;
+
 use std::time::Duration;
 
 use pixgate_e2e::free_port;

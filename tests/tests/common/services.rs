@@ -1,7 +1,5 @@
-//! Helpers for tests that run their own origin (in-process, through the library) and
-//! their own Redis / S3 server processes, so that killing them disturbs nobody else.
-
-#![allow(dead_code)]
+//! Services of a test's own: an origin (in-process, through the library) and Redis / S3
+//! server processes, so that killing them disturbs nobody else.
 
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -14,11 +12,7 @@ use pixgate_origin::{Origin, State};
 
 pub const TOKEN: &str = "e2e-upload-token";
 
-pub fn env_var(name: &str) -> String {
-    std::env::var(name)
-        .unwrap_or_else(|_| panic!("{name} is not set: run the end-to-end tests with `cargo xtask test`"))
-}
-
+pub use super::service;
 pub use pixgate_e2e::free_port;
 
 pub fn wait_port(port: u16, timeout: Duration) {
@@ -91,7 +85,7 @@ impl Drop for Proc {
 pub fn redis(dir: &Path) -> Proc {
     let port = free_port();
     let args = ["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"];
-    Proc::spawn(&env_var("PIXGATE_E2E_REDIS_BIN"), &args.map(String::from), port, &dir.join("redis.log"))
+    Proc::spawn(&service("PIXGATE_E2E_REDIS_BIN"), &args.map(String::from), port, &dir.join("redis.log"))
 }
 
 pub fn s3_server(dir: &Path) -> Proc {
@@ -104,12 +98,12 @@ pub fn s3_server(dir: &Path) -> Proc {
         "--port".to_owned(),
         port.to_string(),
         "--access-key".to_owned(),
-        env_var("PIXGATE_E2E_S3_ACCESS_KEY"),
+        service("PIXGATE_E2E_S3_ACCESS_KEY"),
         "--secret-key".to_owned(),
-        env_var("PIXGATE_E2E_S3_SECRET_KEY"),
+        service("PIXGATE_E2E_S3_SECRET_KEY"),
         root.display().to_string(),
     ];
-    Proc::spawn(&env_var("PIXGATE_E2E_S3_BIN"), &args, port, &dir.join("s3s-fs.log"))
+    Proc::spawn(&service("PIXGATE_E2E_S3_BIN"), &args, port, &dir.join("s3s-fs.log"))
 }
 
 /// Settings for an origin whose originals live in `bucket` on the S3 server at `endpoint`.
@@ -119,8 +113,8 @@ pub fn s3_settings(endpoint: &str, bucket: &str) -> Vec<(String, String)> {
         ("PIXGATE_STORE__S3__ENDPOINT", endpoint.to_owned()),
         ("PIXGATE_STORE__S3__BUCKET", bucket.to_owned()),
         ("PIXGATE_STORE__S3__PATH_STYLE", "true".to_owned()),
-        ("PIXGATE_STORE__S3__ACCESS_KEY_ID", env_var("PIXGATE_E2E_S3_ACCESS_KEY")),
-        ("PIXGATE_STORE__S3__SECRET_ACCESS_KEY", env_var("PIXGATE_E2E_S3_SECRET_KEY")),
+        ("PIXGATE_STORE__S3__ACCESS_KEY_ID", service("PIXGATE_E2E_S3_ACCESS_KEY")),
+        ("PIXGATE_STORE__S3__SECRET_ACCESS_KEY", service("PIXGATE_E2E_S3_SECRET_KEY")),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
