@@ -210,6 +210,18 @@ fn avif_keeps_colours_and_alpha_through_a_round_trip() {
 }
 
 #[test]
+fn avif_encodes_odd_and_one_pixel_sizes() {
+    // 4:2:0 chroma planes round up; a 1x1 output is a valid request (w=1).
+    let src = jpeg(64, 64);
+    for (q, want) in
+        [("w=1&fmt=avif", (1, 1)), ("w=3&h=5&fit=fill&fmt=avif", (3, 5)), ("w=33&h=17&fit=fill&fmt=avif", (33, 17))]
+    {
+        let out = transform(&src, &variant(q), &Limits::default()).unwrap();
+        assert_eq!(decode_rgba(&out.bytes).dimensions(), want, "{q}");
+    }
+}
+
+#[test]
 fn avif_quality_parameter_is_honoured() {
     let src = jpeg(320, 240);
     let size = |q: &str| transform(&src, &variant(q), &Limits::default()).unwrap().bytes.len();
