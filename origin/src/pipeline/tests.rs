@@ -13,6 +13,11 @@ fn png_rgba(img: &image::RgbaImage) -> Vec<u8> {
     out
 }
 
+/// A `w`×`h` image whose left half is `left` and right half `right`.
+fn halves(w: u32, h: u32, left: [u8; 4], right: [u8; 4]) -> image::RgbaImage {
+    image::RgbaImage::from_fn(w, h, |x, _| image::Rgba(if x < w / 2 { left } else { right }))
+}
+
 fn variant(q: &str) -> Variant {
     Variant::from_query(q.as_bytes()).unwrap().0
 }
@@ -87,13 +92,7 @@ fn avif_over_the_pixel_budget_becomes_webp_and_says_why() {
 #[test]
 fn alpha_is_premultiplied_while_resampling_and_flattened_onto_bg_for_jpeg() {
     // Opaque red beside fully transparent green: no green may bleed into the edge.
-    let src = image::RgbaImage::from_fn(64, 8, |x, _| {
-        if x < 32 {
-            image::Rgba([255, 0, 0, 255])
-        } else {
-            image::Rgba([0, 255, 0, 0])
-        }
-    });
+    let src = halves(64, 8, [255, 0, 0, 255], [0, 255, 0, 0]);
     let out = transform(&png_rgba(&src), &variant("w=16"), &Limits::default()).unwrap();
     let img = image::load_from_memory(&out.bytes).unwrap().to_rgba8();
     for p in img.pixels().filter(|p| p[3] > 16) {
@@ -193,13 +192,7 @@ fn decode_rgba(bytes: &[u8]) -> image::RgbaImage {
 fn avif_keeps_colours_and_alpha_through_a_round_trip() {
     // Left half opaque red, right half transparent green: a channel swap, a lost alpha plane
     // or a wrong YUV matrix shows up at the two sample points.
-    let src = image::RgbaImage::from_fn(64, 48, |x, _| {
-        if x < 32 {
-            image::Rgba([220, 30, 30, 255])
-        } else {
-            image::Rgba([30, 200, 30, 0])
-        }
-    });
+    let src = halves(64, 48, [220, 30, 30, 255], [30, 200, 30, 0]);
     let out = transform(&png_rgba(&src), &variant("fmt=avif&q=90"), &Limits::default()).unwrap();
     assert_eq!((out.format, out.width, out.height), (Format::Avif, 64, 48));
     let back = decode_rgba(&out.bytes);
