@@ -12,8 +12,8 @@ pub const DEFAULT_AVIF_QUALITY: u8 = 55;
 
 /// libaom `cpu-used` for AVIF. libvips' default (effort 4) is speed 5; on the bench photos at
 /// 400 px, speed 6 takes a quarter to a third of its time for the same bytes (±3 %) at a 2–12 %
-/// worse DSSIM. Speed 7 halves the time again but scores up to a quarter worse; speed 9 needs
-/// up to 75 % more bytes.
+/// worse DSSIM. Speed 7 halves the time again at a larger quality cost; speed 9 needs up to
+/// 75 % more bytes.
 pub const AVIF_SPEED: u8 = 6;
 
 #[derive(Debug, Clone, Copy, Default)]
