@@ -26,6 +26,10 @@ struct Case {
     op: &'static str,
     pixgate_ms: f64,
     libvips_ms: f64,
+    /// CPU time of all threads per transform: libvips' AVIF save runs libheif's default of
+    /// several encoder threads, so its wall time is not one core's work.
+    pixgate_cpu_ms: f64,
+    libvips_cpu_ms: f64,
     pixgate_bytes: u64,
     libvips_bytes: u64,
     rss_mb: f64,
@@ -79,7 +83,7 @@ fn pipeline() -> Result<()> {
                 write_peer_output(&python, &images_dir.join(name), op, &peer_out, &peer_srgb)?;
             }
             let srgb_bytes = std::fs::metadata(&peer_srgb).ok().map(|m| m.len());
-            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            let (mut ours, mut theirs, mut ours_cpu) = (Vec::new(), Vec::new(), Vec::new());
             let mut last = String::new();
             let mut peer_bytes = 0;
             for _ in 0..ROUNDS {
@@ -94,6 +98,7 @@ fn pipeline() -> Result<()> {
                 }
                 last = output(&mut cmd)?;
                 ours.push(number(&last, "median_ms")?);
+                ours_cpu.push(number(&last, "cpu_ms")?);
                 let json = work.join("peer.json");
                 let mut peer = Command::new(&python);
                 peer.arg(&peer_script).arg("--images").arg(&one).args(["--ops", op, "--iters", &ITERS.to_string()]);
@@ -108,6 +113,8 @@ fn pipeline() -> Result<()> {
                 op,
                 pixgate_ms: median(&mut ours),
                 libvips_ms: median(&mut theirs),
+                pixgate_cpu_ms: median(&mut ours_cpu),
+                libvips_cpu_ms: peer_cpu_ms(&python, &peer_script, &images_dir.join(name), op)?,
                 pixgate_bytes: number(&last, "bytes")? as u64,
                 libvips_bytes: peer_bytes,
                 rss_mb: number(&last, "peak_rss_mb")?,
@@ -178,6 +185,28 @@ fn write_peer_output(python: &Path, image: &Path, op: &str, out: &Path, srgb_out
         srgb = srgb_out.display().to_string(),
     );
     output(Command::new(python).args(["-c", &script]).env("VIPS_CONCURRENCY", "1")).map(|_| ())
+}
+
+/// libvips' CPU time per transform (all threads; median of `ITERS` after a warm-up), timed
+/// around the peer script's own `once`, so that the work is exactly what `vips_peer.py` times.
+fn peer_cpu_ms(python: &Path, peer_script: &Path, image: &Path, op: &str) -> Result<f64> {
+    let dir = peer_script.parent().ok_or("peer script has no folder")?;
+    let script = format!(
+        "import statistics, sys, time\n\
+         sys.path.insert(0, {dir:?})\n\
+         from vips_peer import once\n\
+         once({image:?}, {op:?}, {WIDTH})\n\
+         s = []\n\
+         for _ in range({ITERS}):\n\
+         \x20   t = time.process_time()\n\
+         \x20   once({image:?}, {op:?}, {WIDTH})\n\
+         \x20   s.append((time.process_time() - t) * 1000)\n\
+         print('{{\"cpu_ms\":%.3f}}' % statistics.median(s))\n",
+        dir = dir.display().to_string(),
+        image = image.display().to_string(),
+    );
+    let text = output(Command::new(python).args(["-c", &script]).env("VIPS_CONCURRENCY", "1"))?;
+    number(&text, "cpu_ms")
 }
 
 fn output(cmd: &mut Command) -> Result<String> {
@@ -257,10 +286,13 @@ fn render(cases: &[Case], vips_version: &str) -> String {
                 dssim.push_str(&format!(",\"libvips_srgb_bytes\":{bytes},\"libvips_srgb_dssim\":{d:.6}"));
             }
             format!(
-                "{{\"case\":\"{img}/{op}\",\"image\":\"{img}\",\"op\":\"{op}\",\"pixgate_ms\":{:.3},\"libvips_ms\":{:.3},\"ratio\":{:.3},\"ratio_of\":\"time, lower is better\",\"target_ratio\":{},\"target_met\":{},\"pixgate_bytes\":{},\"libvips_bytes\":{},\"pixgate_peak_rss_mb\":{:.1}{dssim}}}",
+                "{{\"case\":\"{img}/{op}\",\"image\":\"{img}\",\"op\":\"{op}\",\"pixgate_ms\":{:.3},\"libvips_ms\":{:.3},\"ratio\":{:.3},\"ratio_of\":\"time, lower is better\",\"pixgate_cpu_ms\":{:.3},\"libvips_cpu_ms\":{:.3},\"cpu_ratio\":{:.3},\"target_ratio\":{},\"target_met\":{},\"pixgate_bytes\":{},\"libvips_bytes\":{},\"pixgate_peak_rss_mb\":{:.1}{dssim}}}",
                 c.pixgate_ms,
                 c.libvips_ms,
                 c.pixgate_ms / c.libvips_ms,
+                c.pixgate_cpu_ms,
+                c.libvips_cpu_ms,
+                c.pixgate_cpu_ms / c.libvips_cpu_ms,
                 target(c),
                 met(c),
                 c.pixgate_bytes,
@@ -271,18 +303,20 @@ fn render(cases: &[Case], vips_version: &str) -> String {
             )
         })
         .collect();
-    let geo = |f: &dyn Fn(&Case) -> bool| {
-        let r: Vec<f64> = cases.iter().filter(|c| f(c)).map(|c| (c.pixgate_ms / c.libvips_ms).ln()).collect();
+    let geo_of = |ratio: &dyn Fn(&Case) -> f64, f: &dyn Fn(&Case) -> bool| {
+        let r: Vec<f64> = cases.iter().filter(|c| f(c)).map(|c| ratio(c).ln()).collect();
         if r.is_empty() {
             0.0
         } else {
             (r.iter().sum::<f64>() / r.len() as f64).exp()
         }
     };
+    let geo = |f: &dyn Fn(&Case) -> bool| geo_of(&|c| c.pixgate_ms / c.libvips_ms, f);
+    let geo_cpu = |f: &dyn Fn(&Case) -> bool| geo_of(&|c| c.pixgate_cpu_ms / c.libvips_cpu_ms, f);
     let rss_baseline =
         cases.iter().filter(|c| is_baseline(&c.image) && c.op == "jpeg").map(|c| c.rss_mb).fold(0.0, f64::max);
     format!(
-        "{{\"bench\":\"pipeline\",\"peer\":\"libvips {} thumbnail, in-process\",\"machine\":\"{}\",\"cases\":[\n{}\n],\"summary\":{{\"cases\":{},\"targets_met\":{},\"geomean_ratio\":{:.3},\"geomean_ratio_jpeg\":{:.3},\"geomean_ratio_webp\":{:.3},\"geomean_ratio_avif\":{:.3},\"geomean_ratio_png\":{:.3},\"max_peak_rss_mb_baseline_jpeg\":{:.1},\"dssim_tolerance\":{DSSIM_TOLERANCE},\"quality_judged_against\":\"libvips' output (libvips_bytes, libvips_dssim); where its colours differ from libvips' own colour-managed output (a non-sRGB profile left unconverted, then stripped), that colour-managed output (libvips_srgb_bytes, libvips_srgb_dssim)\",\"peak_rss_of\":\"resident memory one transform adds to its process (the first in a fresh process)\",\"width\":{WIDTH},\"rounds\":{ROUNDS},\"iters_per_round\":{ITERS}}}}}\n",
+        "{{\"bench\":\"pipeline\",\"peer\":\"libvips {} thumbnail, in-process\",\"machine\":\"{}\",\"cases\":[\n{}\n],\"summary\":{{\"cases\":{},\"targets_met\":{},\"geomean_ratio\":{:.3},\"geomean_ratio_jpeg\":{:.3},\"geomean_ratio_webp\":{:.3},\"geomean_ratio_avif\":{:.3},\"geomean_ratio_png\":{:.3},\"geomean_cpu_ratio\":{:.3},\"geomean_cpu_ratio_avif\":{:.3},\"cpu_of\":\"CPU time of all threads per transform; targets are judged on ratio (wall time)\",\"max_peak_rss_mb_baseline_jpeg\":{:.1},\"dssim_tolerance\":{DSSIM_TOLERANCE},\"quality_judged_against\":\"libvips' output (libvips_bytes, libvips_dssim); where its colours differ from libvips' own colour-managed output (a non-sRGB profile left unconverted, then stripped), that colour-managed output (libvips_srgb_bytes, libvips_srgb_dssim)\",\"peak_rss_of\":\"resident memory one transform adds to its process (the first in a fresh process)\",\"width\":{WIDTH},\"rounds\":{ROUNDS},\"iters_per_round\":{ITERS}}}}}\n",
         esc(vips_version),
         esc(&machine()),
         rows.join(",\n"),
@@ -293,14 +327,25 @@ fn render(cases: &[Case], vips_version: &str) -> String {
         geo(&|c| c.op == "webp"),
         geo(&|c| c.op == "avif"),
         geo(&|c| c.op == "png"),
+        geo_cpu(&|_| true),
+        geo_cpu(&|c| c.op == "avif"),
         rss_baseline,
     )
 }
 
 fn print_table(cases: &[Case]) {
     println!(
-        "{:<42} {:>10} {:>10} {:>6} {:>6} {:>9} {:>9} {:>7} {:>17} met",
-        "case", "pixgate ms", "libvips ms", "ratio", "target", "px bytes", "lv bytes", "rss MB", "dssim px/lv"
+        "{:<42} {:>10} {:>10} {:>6} {:>6} {:>9} {:>9} {:>9} {:>7} {:>17} met",
+        "case",
+        "pixgate ms",
+        "libvips ms",
+        "ratio",
+        "target",
+        "cpu ratio",
+        "px bytes",
+        "lv bytes",
+        "rss MB",
+        "dssim px/lv"
     );
     for c in cases {
         let dssim = c.dssim.map_or(String::new(), |(a, b)| format!("{a:.4}/{b:.4}"));
@@ -310,12 +355,13 @@ fn print_table(cases: &[Case]) {
             _ => (c.libvips_bytes.to_string(), dssim),
         };
         println!(
-            "{:<42} {:>10.1} {:>10.1} {:>6.2} {:>6.2} {:>9} {:>9} {:>7.1} {:>17} {}",
+            "{:<42} {:>10.1} {:>10.1} {:>6.2} {:>6.2} {:>9.2} {:>9} {:>9} {:>7.1} {:>17} {}",
             format!("{}/{}", c.image, c.op),
             c.pixgate_ms,
             c.libvips_ms,
             c.pixgate_ms / c.libvips_ms,
             target(c),
+            c.pixgate_cpu_ms / c.libvips_cpu_ms,
             c.pixgate_bytes,
             lv_bytes,
             c.rss_mb,
