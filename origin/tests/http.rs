@@ -7,16 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pixgate_origin::config::Config;
-use pixgate_origin::{Origin, State};
+use pixgate_origin::Background;
 
 const TOKEN: &str = "test-upload-token";
 
 struct TestOrigin {
     base: String,
-    state: Arc<State>,
     root: PathBuf,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    server: Background,
 }
 
 impl TestOrigin {
@@ -29,23 +27,8 @@ impl TestOrigin {
             ("PIXGATE_UPLOAD_TOKENS".to_owned(), TOKEN.to_owned()),
         ];
         env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let config = Config::from_sources("", env).unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            rt.block_on(async move {
-                let origin = Origin::bind(config).await.unwrap();
-                tx.send((origin.local_addr(), origin.state.clone())).unwrap();
-                origin
-                    .run(async {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            });
-        });
-        let (addr, state) = rx.recv().unwrap();
-        TestOrigin { base: format!("http://{addr}"), state, root, stop: Some(stop), thread: Some(thread) }
+        let server = Background::start(Config::from_sources("", env).unwrap()).unwrap();
+        TestOrigin { base: format!("http://{}", server.addr), root, server }
     }
 
     fn url(&self, path: &str) -> String {
@@ -55,12 +38,7 @@ impl TestOrigin {
 
 impl Drop for TestOrigin {
     fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.server.stop();
         let _ = std::fs::remove_dir_all(&self.root);
     }
 }
@@ -354,7 +332,7 @@ fn fifty_concurrent_requests_for_one_uncached_variant_run_one_transform() {
     assert_eq!(put(&o.url("/originals/big.jpg"), Some(TOKEN), &jpeg(1600, 1200), &[]).status, 201);
     // Warm the original's version, so every request reaches the variant lookup at once.
     assert_eq!(get(&o.url("/img/big.jpg?w=10"), &[]).status, 200);
-    let before = o.state.metrics.transforms_total();
+    let before = o.server.state.metrics.transforms_total();
     let url = o.url("/img/big.jpg?w=333&fmt=png");
     let barrier = Arc::new(std::sync::Barrier::new(50));
     let handles: Vec<_> = (0..50)
@@ -368,7 +346,7 @@ fn fifty_concurrent_requests_for_one_uncached_variant_run_one_transform() {
         .collect();
     let responses: Vec<Resp> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert!(responses.iter().all(|r| r.status == 200));
-    assert_eq!(o.state.metrics.transforms_total() - before, 1, "exactly one transform");
+    assert_eq!(o.server.state.metrics.transforms_total() - before, 1, "exactly one transform");
     let misses = responses.iter().filter(|r| r.header("x-pixgate-cache") == Some("miss")).count();
     let coalesced = responses.iter().filter(|r| r.header("x-pixgate-cache") == Some("coalesced")).count();
     assert_eq!(misses, 1);
@@ -464,10 +442,9 @@ fn shutdown_finishes_in_flight_requests_then_stops_accepting() {
     let addr = o.base.trim_start_matches("http://").to_owned();
     let in_flight = std::thread::spawn(move || get(&url, &[]));
     std::thread::sleep(Duration::from_millis(150));
-    let _ = o.stop.take().unwrap().send(());
+    o.server.stop();
     let r = in_flight.join().unwrap();
     assert_eq!(r.status, 200, "the in-flight request completes");
-    o.thread.take().unwrap().join().unwrap();
     assert!(std::net::TcpStream::connect(addr).is_err(), "no longer accepting");
 }
 
@@ -503,12 +480,12 @@ fn clients_that_never_read_their_responses_hold_no_transform_worker() {
     let host = o.base.trim_start_matches("http://").to_owned();
     let mut stuck = Vec::new();
     for i in 0..3 {
-        let before = o.state.metrics.transforms_total();
+        let before = o.server.state.metrics.transforms_total();
         // ~11 MB of PNG each: more than the socket buffers take, so the write blocks.
         let head = format!("GET /img/n.jpg?fmt=png&w={} HTTP/1.1\r\nHost: {host}\r\n\r\n", 2400 - i);
         stuck.push(send_only(&o.base, &head));
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while o.state.metrics.transforms_total() == before {
+        while o.server.state.metrics.transforms_total() == before {
             assert!(std::time::Instant::now() < deadline, "the unread request's transform never ran");
             std::thread::sleep(Duration::from_millis(20));
         }

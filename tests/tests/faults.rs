@@ -66,7 +66,7 @@ fn redis_outage_keeps_serving_and_redis_is_used_again_after_restart() {
         assert_eq!(miss.status, 200, "computed without Redis: {}", miss.text());
         assert!(start.elapsed() < Duration::from_secs(2), "Redis down must not stall requests");
     }
-    assert!(one.state.redis.as_ref().unwrap().breaker_open(), "repeated failures open the breaker");
+    assert!(one.server.state.redis.as_ref().unwrap().breaker_open(), "repeated failures open the breaker");
     assert_eq!(common::get(&one.url("/readyz"), &[]).status, 503, "readiness reports Redis down");
 
     redis.start();

@@ -120,9 +120,9 @@ fn a_scripted_mix_shows_in_the_metrics_with_the_counts_it_implies() {
     // Redis, from the stored variant.
     let first = common::get(&a.url("/img/mix/exif.jpg?w=64&fmt=jpeg"), &[]);
     let name = etag_name(&first);
-    let redis_cache = a.state.redis.as_ref().expect("Redis configured");
+    let redis_cache = a.server.state.redis.as_ref().expect("Redis configured");
     eventually("the Redis fill", || block_on(redis_cache.get(&name)).ok().flatten().is_some());
-    eventually("the stored variant", || block_on(a.state.store.get_variant(&name)).ok().flatten().is_some());
+    eventually("the stored variant", || block_on(a.server.state.store.get_variant(&name)).ok().flatten().is_some());
     let b = TestOrigin::start(&settings);
     let from_redis = common::get(&b.url("/img/mix/exif.jpg?w=64&fmt=jpeg"), &[]);
     assert_eq!(from_redis.header("x-pixgate-cache"), Some("hit-redis"));

@@ -114,5 +114,5 @@ fn origin_on_s3_serves_uploads_and_replicas_share_stored_variants() {
         }
     }
     assert!(tier == "hit-store" || tier == "hit-memory", "second replica: {tier}");
-    assert_eq!(two.state.metrics.transforms_total(), 0, "the second replica never transformed");
+    assert_eq!(two.server.state.metrics.transforms_total(), 0, "the second replica never transformed");
 }

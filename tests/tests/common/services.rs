@@ -4,11 +4,10 @@
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use pixgate_origin::config::Config;
-use pixgate_origin::{Origin, State};
+use pixgate_origin::Background;
 
 pub const TOKEN: &str = "e2e-upload-token";
 
@@ -124,9 +123,7 @@ pub fn s3_settings(endpoint: &str, bucket: &str) -> Vec<(String, String)> {
 /// An origin served in-process on a free port, stopped when dropped.
 pub struct TestOrigin {
     pub base: String,
-    pub state: Arc<State>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    pub server: Background,
 }
 
 impl TestOrigin {
@@ -136,38 +133,12 @@ impl TestOrigin {
             ("PIXGATE_UPLOAD_TOKENS".to_owned(), TOKEN.to_owned()),
         ];
         env.extend(settings.iter().cloned());
-        let config = Config::from_sources("", env).unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-            rt.block_on(async move {
-                let origin = Origin::bind(config).await.unwrap();
-                tx.send((origin.local_addr(), origin.state.clone())).unwrap();
-                origin
-                    .run(async {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            });
-        });
-        let (addr, state) = rx.recv().unwrap();
-        TestOrigin { base: format!("http://{addr}"), state, stop: Some(stop), thread: Some(thread) }
+        let server = Background::start(Config::from_sources("", env).unwrap()).unwrap();
+        TestOrigin { base: format!("http://{}", server.addr), server }
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
-    }
-}
-
-impl Drop for TestOrigin {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 
