@@ -26,8 +26,6 @@ const TWIN_TOLERANCE: f64 = 6.0;
 const KNOWN_GAPS: &[(&str, &str)] = &[
     ("tiff/pillow--tiff_strip_ycbcr_jpeg_2x2_sampling.tif", "tiff crate: YCbCr photometric"),
     ("tiff/pillow--multipage.tiff", "tiff crate: 1-bit palette"),
-    ("avif/libvips--avif-orientation-6.avif", "libavif 1.0 strict mode: no pixi"),
-    ("avif/libavif--colors-animated-8bpc-audio.avif", "libavif 1.0: sequence with an audio track"),
 ];
 
 struct Row {

@@ -30,7 +30,7 @@ pub(crate) fn decode(bytes: &[u8], h: &Header, shrink: u32, limits: &Limits) -> 
             // unusual sampling); give them to the pure-Rust decoder before failing.
             Err(turbo) => generic(bytes, h, limits).map_err(|_| turbo),
         },
-        Source::Avif => avif(bytes, h),
+        Source::Avif => avif(bytes, h, limits),
         _ => generic(bytes, h, limits),
     }
 }
@@ -80,30 +80,29 @@ fn generic(bytes: &[u8], h: &Header, limits: &Limits) -> Result<Decoded, Transfo
     Ok(Decoded { img, icc: if cmyk_icc { None } else { icc } })
 }
 
-fn avif(bytes: &[u8], h: &Header) -> Result<Decoded, TransformError> {
-    // libavif 1.0's strict mode refuses files that later versions (and browsers) accept,
-    // and its safe binding cannot relax it: it decodes a patched copy (see the probe).
-    let patched;
-    let bytes = if h.meta.avif_patches.is_empty() {
+fn avif(bytes: &[u8], h: &Header, limits: &Limits) -> Result<Decoded, TransformError> {
+    let renamed;
+    let bytes = if h.meta.avif_other_tracks.is_empty() {
         bytes
     } else {
         let mut copy = bytes.to_vec();
-        for (at, with) in &h.meta.avif_patches {
-            if let Some(dst) = copy.get_mut(*at..at + with.len()) {
-                dst.copy_from_slice(with);
+        for &at in &h.meta.avif_other_tracks {
+            if let Some(kind) = copy.get_mut(at..at + 4) {
+                kind.copy_from_slice(b"free");
             }
         }
-        patched = copy;
-        &patched[..]
+        renamed = copy;
+        &renamed[..]
     };
-    let rgb = libavif::decode_rgb(bytes).map_err(|e| TransformError::Corrupt(format!("AVIF: {e:?}")))?;
-    let (w, hh) = (rgb.width(), rgb.height());
-    let img = RgbaImage::from_raw(w, hh, rgb.to_vec())
-        .ok_or_else(|| TransformError::Corrupt("AVIF: decoded buffer size mismatch".into()))?;
-    let mut img = DynamicImage::ImageRgba8(img);
-    if !h.has_alpha {
-        img = DynamicImage::ImageRgb8(img.into_rgb8());
-    }
+    let px = super::libavif::decode(bytes, h.has_alpha, limits.max_pixels)
+        .map_err(|e| TransformError::Corrupt(format!("AVIF: {e}")))?;
+    let (w, hh) = (px.width, px.height);
+    let mismatch = || TransformError::Corrupt("AVIF: decoded buffer size mismatch".into());
+    let mut img = if px.channels == 4 {
+        DynamicImage::ImageRgba8(RgbaImage::from_raw(w, hh, px.data).ok_or_else(mismatch)?)
+    } else {
+        DynamicImage::ImageRgb8(RgbImage::from_raw(w, hh, px.data).ok_or_else(mismatch)?)
+    };
     if let Some((x, y, cw, ch)) = h.meta.clap {
         if x + cw <= w && y + ch <= hh {
             img = img.crop_imm(x, y, cw, ch);

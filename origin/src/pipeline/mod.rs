@@ -10,6 +10,7 @@ mod color;
 mod decode;
 mod encode;
 mod heif;
+mod libavif;
 mod orient;
 mod probe;
 pub mod quality;

@@ -45,9 +45,9 @@ pub(crate) struct Meta {
     pub lossless: bool,
     /// AVIF: clean-aperture crop in stored coordinates (x, y, w, h).
     pub clap: Option<(u32, u32, u32, u32)>,
-    /// AVIF: byte patches (offset, bytes) that make the file acceptable to libavif 1.0's
-    /// strict parser without changing the primary image; see `avif_patches`.
-    pub avif_patches: Vec<(usize, Vec<u8>)>,
+    /// AVIF: offsets of the type of each track that is not a picture (audio, text), which
+    /// libavif 1.0 cannot parse; the decoder renames them `free` (see `avif`).
+    pub avif_other_tracks: Vec<usize>,
 }
 
 /// Reads `bytes`' header and checks it against `limits`. Allocates nothing proportional
@@ -477,13 +477,23 @@ fn find_deep<'a>(data: &'a [u8], kind: &[u8]) -> Option<&'a [u8]> {
 /// size from the track header and frame count from the sample table.
 fn avif(b: &[u8]) -> Result<Header, TransformError> {
     let mut h = blank(Source::Avif, 0, 0);
-    let moov = child(b, b"moov");
-    if let Some(moov) = moov {
-        h.frames = find_deep(moov, b"stsz").and_then(|s| be32(s, 8)).unwrap_or(1).max(1);
+    // The picture track (handler `pict`, or `vide` in older files) gives a sequence's size
+    // and frame count. libavif 1.0 fails on any other kind of track, which later versions
+    // skip: the decoder hides those from it.
+    let mut picture = None;
+    for (kind, trak) in child(b, b"moov").into_iter().flat_map(boxes).filter(|(k, _)| *k == b"trak") {
+        match find_deep(trak, b"hdlr").and_then(|hdlr| hdlr.get(8..12)) {
+            Some(b"pict" | b"vide") if picture.is_none() => picture = Some(trak),
+            Some(b"pict" | b"vide" | b"auxv") => {}
+            _ => h.meta.avif_other_tracks.push(kind.as_ptr() as usize - b.as_ptr() as usize),
+        }
+    }
+    if let Some(trak) = picture {
+        h.frames = find_deep(trak, b"stsz").and_then(|s| be32(s, 8)).unwrap_or(1).max(1);
     }
     let Some(meta) = child(b, b"meta").and_then(|m| m.get(4..)) else {
         // Sequence without a still image: the track header carries the size (16.16 fixed point).
-        let tkhd = moov.and_then(|m| find_deep(m, b"tkhd")).ok_or_else(|| corrupt("AVIF without meta or track"))?;
+        let tkhd = picture.and_then(|t| find_deep(t, b"tkhd")).ok_or_else(|| corrupt("AVIF without meta or track"))?;
         let at = if tkhd.first() == Some(&1) { 88 } else { 76 };
         h.stored_width = be32(tkhd, at).unwrap_or(0) >> 16;
         h.stored_height = be32(tkhd, at + 4).unwrap_or(0) >> 16;
@@ -547,13 +557,8 @@ fn avif(b: &[u8]) -> Result<Header, TransformError> {
         o = o.then_flip(if axis == 0 { pixgate_policy::variant::Flip::V } else { pixgate_policy::variant::Flip::H });
     }
     h.orient = o;
-    let at = |s: &[u8]| s.as_ptr() as usize - b.as_ptr() as usize;
-    if let Some(c) = clap {
-        h.meta.clap = clean_aperture(c, h.stored_width, h.stored_height);
-        // The pipeline crops itself; libavif sees a clap that is the whole image.
-        let whole = [h.stored_width, 1, h.stored_height, 1, 0, 1, 0, 1];
-        h.meta.avif_patches.push((at(c), whole.iter().flat_map(|v| v.to_be_bytes()).collect()));
-    }
+    // The pipeline crops itself (libavif 1.0 leaves `clap` to its caller).
+    h.meta.clap = clap.and_then(|c| clean_aperture(c, h.stored_width, h.stored_height));
     Ok(h)
 }
 
