@@ -23,10 +23,7 @@ const TWIN_TOLERANCE: f64 = 6.0;
 /// `decode_ok` files the pipeline's decoders cannot read yet. They must still fail cleanly
 /// (a typed 415/422, never a panic); each is listed with the reason, and the test fails
 /// if one starts decoding so that this list only ever shrinks.
-const KNOWN_GAPS: &[(&str, &str)] = &[
-    ("tiff/pillow--tiff_strip_ycbcr_jpeg_2x2_sampling.tif", "tiff crate: YCbCr photometric"),
-    ("tiff/pillow--multipage.tiff", "tiff crate: 1-bit palette"),
-];
+const KNOWN_GAPS: &[(&str, &str)] = &[];
 
 struct Row {
     file: String,

@@ -4,9 +4,9 @@
 
 use image::{DynamicImage, RgbImage, RgbaImage};
 
-use super::color;
 use super::probe::{classify, image_decoder, Header};
 use super::sniff::Source;
+use super::{color, tiff_color};
 use super::{Limits, TransformError};
 
 pub(crate) struct Decoded {
@@ -31,6 +31,7 @@ pub(crate) fn decode(bytes: &[u8], h: &Header, shrink: u32, limits: &Limits) -> 
             Err(turbo) => generic(bytes, h, limits).map_err(|_| turbo),
         },
         Source::Avif => avif(bytes, h, limits),
+        Source::Tiff if h.meta.tiff_color => tiff_color::decode(bytes, limits).map(|(img, icc)| Decoded { img, icc }),
         _ => generic(bytes, h, limits),
     }
 }

@@ -16,6 +16,7 @@ mod probe;
 pub mod quality;
 mod resize;
 mod sniff;
+mod tiff_color;
 
 use std::time::{Duration, Instant};
 

@@ -7,6 +7,7 @@ use image::{ImageDecoder, ImageFormat, ImageReader};
 
 use super::orient::Orient;
 use super::sniff::{sniff, Source};
+use super::tiff_color;
 use super::{Limits, TransformError};
 
 /// What the pipeline knows about a source before decoding it.
@@ -48,6 +49,8 @@ pub(crate) struct Meta {
     /// AVIF: offsets of the type of each track that is not a picture (audio, text), which
     /// libavif 1.0 cannot parse; the decoder renames them `free` (see `avif`).
     pub avif_other_tracks: Vec<usize>,
+    /// TIFF: a colour type the image crate refuses, read by `tiff_color` instead.
+    pub tiff_color: bool,
 }
 
 /// Reads `bytes`' header and checks it against `limits`. Allocates nothing proportional
@@ -75,13 +78,26 @@ pub fn probe(bytes: &[u8], limits: &Limits) -> Result<Header, TransformError> {
     // The image crate's decoders give orientation for PNG (eXIf), WebP (EXIF) and TIFF, and
     // the TIFF size; their constructors read headers only, under explicit limits.
     if matches!(format, Source::Png | Source::Webp | Source::Tiff) {
-        let mut decoder = image_decoder(bytes, format, limits)?;
-        let (w, hh) = decoder.dimensions();
-        (h.stored_width, h.stored_height) = (w, hh);
-        h.has_alpha = h.has_alpha || decoder.color_type().has_alpha();
-        let started = std::time::Instant::now();
-        h.orient = Orient::from_image(decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms));
-        h.exif_parse = Some(started.elapsed());
+        match image_decoder(bytes, format, limits) {
+            Ok(mut decoder) => {
+                let (w, hh) = decoder.dimensions();
+                (h.stored_width, h.stored_height) = (w, hh);
+                h.has_alpha = h.has_alpha || decoder.color_type().has_alpha();
+                let started = std::time::Instant::now();
+                let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
+                h.orient = Orient::from_image(orientation);
+                h.exif_parse = Some(started.elapsed());
+            }
+            Err(TransformError::Unsupported(why)) if format == Source::Tiff => {
+                let theirs = |e| match e {
+                    TransformError::Unsupported(_) => TransformError::Unsupported(why.clone()),
+                    other => other,
+                };
+                (h.stored_width, h.stored_height, h.orient) = tiff_color::probe(bytes, limits).map_err(theirs)?;
+                h.meta.tiff_color = true;
+            }
+            Err(e) => return Err(e),
+        }
     }
     let (cw, ch) = h.meta.clap.map_or((h.stored_width, h.stored_height), |c| (c.2, c.3));
     (h.width, h.height) = h.orient.apply_size(cw, ch);
