@@ -1,9 +1,12 @@
 //! Times Pixgate's pipeline in-process on one image and operation, for `cargo xtask bench
-//! pipeline`, and prints one JSON object. Single-threaded, like the libvips peer.
+//! pipeline`, and prints one JSON object. Single-threaded, like the libvips peer (whose AVIF
+//! save alone runs libheif's encoder threads).
 //!
 //!   bench_pipeline --image FILE --op jpeg|webp|avif|png [--width 400] [--iters 5]
 //!                  [--peer FILE]        (the peer's output, to score its DSSIM too)
 //!                  [--peer-srgb FILE]   (the peer's colour-managed output, likewise)
+
+#![allow(unsafe_code)] // one clock_gettime call
 
 use std::time::Instant;
 
@@ -29,17 +32,18 @@ fn status_mb(field: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
-/// CPU time of the threads this process has now, in ms (`/proc/self/task/*/schedstat`,
-/// nanoseconds), so that an encoder's own threads would count too. A thread that ended
-/// within a transform would be missed; the pipeline starts none (its encoders run on the
-/// caller's thread).
+/// CPU time of the whole process so far, in ms, all threads, at the kernel's nanosecond
+/// resolution (`CLOCK_PROCESS_CPUTIME_ID`, the clock Python's `process_time` reads for the
+/// peer): an encoder's own threads count too.
 fn cpu_ms() -> f64 {
-    let tasks = std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten();
-    let ns: u64 = tasks
-        .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
-        .filter_map(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
-        .sum();
-    ns as f64 / 1e6
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `t` is a valid timespec for the call to fill.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) } == 0;
+    if ok {
+        t.tv_sec as f64 * 1000.0 + t.tv_nsec as f64 / 1e6
+    } else {
+        f64::NAN
+    }
 }
 
 fn main() {
