@@ -80,7 +80,7 @@ fn pipeline() -> Result<()> {
             let _ = std::fs::remove_file(&peer_srgb);
             let lossy = op != "png";
             if lossy {
-                write_peer_output(&python, &images_dir.join(name), op, &peer_out, &peer_srgb)?;
+                write_peer_output(&python, &peer_script, &images_dir.join(name), op, &peer_out, &peer_srgb)?;
             }
             let srgb_bytes = std::fs::metadata(&peer_srgb).ok().map(|m| m.len());
             let (mut ours, mut theirs, mut ours_cpu) = (Vec::new(), Vec::new(), Vec::new());
@@ -161,25 +161,31 @@ fn pyvips_venv() -> Result<PathBuf> {
     Ok(python)
 }
 
-/// libvips' output for the same lossy case (the settings of `vips_peer.py`), saved to `out`
+/// libvips' output for the same lossy case (`vips_peer.py`'s own call), saved to `out`
 /// so that the example can score its DSSIM beside Pixgate's. Where that output's colours
 /// differ from libvips' own colour-managed output (`export_profile='srgb'`: a source with
 /// a non-sRGB profile, left unconverted by `thumbnail` and then stripped of the profile),
 /// the colour-managed output is saved to `srgb_out` too.
-fn write_peer_output(python: &Path, image: &Path, op: &str, out: &Path, srgb_out: &Path) -> Result<()> {
-    let save = match op {
-        "jpeg" => "'.jpg', Q=80, strip=True",
-        "webp" => "'.webp', Q=80, effort=4, strip=True",
-        _ => "'.avif', Q=55, effort=4, strip=True",
-    };
+fn write_peer_output(
+    python: &Path,
+    peer_script: &Path,
+    image: &Path,
+    op: &str,
+    out: &Path,
+    srgb_out: &Path,
+) -> Result<()> {
     let script = format!(
-        "import pyvips\n\
+        "{import}\
+         import pyvips\n\
+         from vips_peer import SAVE, once\n\
+         open({out:?}, 'wb').write(once({image:?}, {op:?}, {WIDTH}))\n\
          img = pyvips.Image.thumbnail({image:?}, {WIDTH}, height=10_000_000).copy_memory()\n\
-         open({out:?}, 'wb').write(img.write_to_buffer({save}))\n\
          if 'icc-profile-data' in img.get_fields():\n\
          \x20   managed = pyvips.Image.thumbnail({image:?}, {WIDTH}, height=10_000_000, export_profile='srgb').copy_memory()\n\
          \x20   if (managed.cast('float') - img.cast('float')).abs().avg() > 1.0:\n\
-         \x20       open({srgb:?}, 'wb').write(managed.write_to_buffer({save}))\n",
+         \x20       suffix, opts = SAVE[{op:?}]\n\
+         \x20       open({srgb:?}, 'wb').write(managed.write_to_buffer(suffix, **opts))\n",
+        import = import_peer(peer_script)?,
         image = image.display().to_string(),
         out = out.display().to_string(),
         srgb = srgb_out.display().to_string(),
@@ -187,13 +193,19 @@ fn write_peer_output(python: &Path, image: &Path, op: &str, out: &Path, srgb_out
     output(Command::new(python).args(["-c", &script]).env("VIPS_CONCURRENCY", "1")).map(|_| ())
 }
 
+/// Python lines that make `vips_peer.py` importable, so that the peer's settings and calls
+/// are used, never restated.
+fn import_peer(peer_script: &Path) -> Result<String> {
+    let dir = peer_script.parent().ok_or("peer script has no folder")?;
+    Ok(format!("import sys\nsys.path.insert(0, {:?})\n", dir.display().to_string()))
+}
+
 /// libvips' CPU time per transform (all threads; median of `ITERS` after a warm-up), timed
 /// around the peer script's own `once`, so that the work is exactly what `vips_peer.py` times.
 fn peer_cpu_ms(python: &Path, peer_script: &Path, image: &Path, op: &str) -> Result<f64> {
-    let dir = peer_script.parent().ok_or("peer script has no folder")?;
     let script = format!(
-        "import statistics, sys, time\n\
-         sys.path.insert(0, {dir:?})\n\
+        "{import}\
+         import statistics, time\n\
          from vips_peer import once\n\
          once({image:?}, {op:?}, {WIDTH})\n\
          s = []\n\
@@ -202,7 +214,7 @@ fn peer_cpu_ms(python: &Path, peer_script: &Path, image: &Path, op: &str) -> Res
          \x20   once({image:?}, {op:?}, {WIDTH})\n\
          \x20   s.append((time.process_time() - t) * 1000)\n\
          print('{{\"cpu_ms\":%.3f}}' % statistics.median(s))\n",
-        dir = dir.display().to_string(),
+        import = import_peer(peer_script)?,
         image = image.display().to_string(),
     );
     let text = output(Command::new(python).args(["-c", &script]).env("VIPS_CONCURRENCY", "1"))?;
