@@ -11,8 +11,14 @@ use pixgate_origin::pipeline::Limits;
 use pixgate_origin::upload::{authorize, check_declared_length, probe, read_limited, verify_checksums, UploadError};
 use warp::http::{HeaderMap, HeaderValue};
 
-const LIMITS: Limits =
-    Limits { max_bytes: 4 << 20, max_pixels: 4_000_000, max_side: 4_096, max_frames: 64, avif_max_pixels: 40_000 };
+const LIMITS: Limits = Limits {
+    max_bytes: 4 << 20,
+    max_pixels: 4_000_000,
+    max_side: 4_096,
+    max_frames: 64,
+    avif_max_pixels: 40_000,
+    avif_speed: 9,
+};
 const TOKENS: &[&str] = &["fuzz-token-1", "fuzz-token-2"];
 
 fuzz_target!(|data: &[u8]| {

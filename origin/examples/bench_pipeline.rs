@@ -5,6 +5,7 @@
 //!   bench_pipeline --image FILE --op jpeg|webp|avif|png [--width 400] [--iters 5]
 //!                  [--peer FILE]        (the peer's output, to score its DSSIM too)
 //!                  [--peer-srgb FILE]   (the peer's colour-managed output, likewise)
+//!                  [--avif-speed N]     (libaom speed, as `transform.avif_speed`)
 
 #![allow(unsafe_code)] // one clock_gettime call
 
@@ -60,7 +61,10 @@ fn main() {
         other => panic!("unknown op {other}"),
     };
     let variant = Variant::from_query(query.as_bytes()).expect("valid query").0;
-    let limits = Limits::default();
+    let mut limits = Limits::default();
+    if let Some(speed) = arg(&args, "--avif-speed") {
+        limits.avif_speed = speed.parse().ok().filter(|s| *s <= 9).expect("--avif-speed 0-9");
+    }
     let bytes = std::fs::read(&image).expect("readable image");
 
     // A 64x64 image of the same format through the same operation first pages in the
@@ -112,7 +116,8 @@ fn main() {
         }
     }
     println!(
-        "{{\"median_ms\":{median:.3},\"min_ms\":{:.3},\"cpu_ms\":{cpu_median:.3},\"bytes\":{},\"width\":{},\"height\":{},\"shrink\":{},\"peak_rss_mb\":{peak:.1},\"decode_ms\":{:.3},\"resize_ms\":{:.3},\"encode_ms\":{:.3}{extra}}}",
+        "{{\"avif_speed\":{},\"median_ms\":{median:.3},\"min_ms\":{:.3},\"cpu_ms\":{cpu_median:.3},\"bytes\":{},\"width\":{},\"height\":{},\"shrink\":{},\"peak_rss_mb\":{peak:.1},\"decode_ms\":{:.3},\"resize_ms\":{:.3},\"encode_ms\":{:.3}{extra}}}",
+        limits.avif_speed,
         samples[0],
         out.bytes.len(),
         out.width,

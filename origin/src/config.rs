@@ -213,6 +213,8 @@ pub struct TransformConfig {
     pub pixel_budget: u64,
     /// Bound on one transform.
     pub timeout_ms: u64,
+    /// libaom speed for AVIF output, 0 (slowest, smallest) – 9; 5 is libvips' default.
+    pub avif_speed: u8,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -313,6 +315,7 @@ impl Default for TransformConfig {
             queue_timeout_ms: 5_000,
             pixel_budget: 200_000_000,
             timeout_ms: 20_000,
+            avif_speed: crate::pipeline::AVIF_SPEED,
         }
     }
 }
@@ -404,6 +407,9 @@ impl Config {
             if v == 0 {
                 return Err(invalid(field, "must be positive"));
             }
+        }
+        if self.transform.avif_speed > 9 {
+            return Err(invalid("transform.avif_speed", "must be 0 (slowest) to 9 (fastest)"));
         }
         if self.store.backend == Backend::S3 {
             let s3 = &self.store.s3;
@@ -552,6 +558,7 @@ mod tests {
                 ("PIXGATE_LISTEN", "127.0.0.1:9"),
                 ("PIXGATE_STORE__ROOT", "/b"),
                 ("PIXGATE_LIMITS__MAX_SOURCE_SIDE", "100"),
+                ("PIXGATE_TRANSFORM__AVIF_SPEED", "5"),
                 ("PIXGATE_CACHE__REDIS__URL", "redis://127.0.0.1:6379"),
                 ("PIXGATE_STORE__S3__PATH_STYLE", "true"),
                 ("PIXGATE_LOG", "debug"),
@@ -563,6 +570,7 @@ mod tests {
         assert_eq!(c.listen.port(), 9);
         assert_eq!(c.store.root, PathBuf::from("/b"));
         assert_eq!(c.limits.max_source_side, 100);
+        assert_eq!(c.transform.avif_speed, 5);
         assert_eq!(c.cache.redis.url, "redis://127.0.0.1:6379");
         assert!(c.store.s3.path_style);
     }
@@ -588,6 +596,8 @@ mod tests {
             ("[store]\nbackend = \"s3\"\n[store.s3]\nbucket = \"b\"\nendpoint = \"ftp://x\"", &[], "store.s3.endpoint"),
             ("", &[("PIXGATE_CACHE__REDIS__URL", "localhost:6379")], "cache.redis.url"),
             ("", &[("PIXGATE_TRANSFORM__PIXEL_BUDGET", "0")], "transform.pixel_budget"),
+            ("", &[("PIXGATE_TRANSFORM__AVIF_SPEED", "10")], "transform.avif_speed"),
+            ("", &[("PIXGATE_TRANSFORM__AVIF_SPEED", "-1")], "avif_speed"),
             ("", &[("PIXGATE_UPLOAD_TOKENS", "short")], "upload.tokens"),
             ("", &[("PIXGATE_HTTP__CACHE_CONTROL", "a\u{7f}b")], "http.cache_control"),
             ("", &[("PIXGATE_TELEMETRY__OTLP_ENDPOINT", "https://collector:4318")], "telemetry.otlp_endpoint"),

@@ -1,5 +1,8 @@
 //! `cargo xtask bench pipeline`: Pixgate's image pipeline against libvips, both
 //! in-process and single-threaded, interleaved per case so that machine noise hits both.
+//!
+//! Knob (environment): `PIXGATE_BENCH_AVIF_SPEED`, Pixgate's libaom speed (0–9) instead of
+//! the origin's default, as `transform.avif_speed` would set it (libvips' default is 5).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -58,6 +61,10 @@ fn pipeline() -> Result<()> {
             .args(["-c", "import pyvips; print(pyvips.version(0), pyvips.version(1), pyvips.version(2), sep='.')"]),
     )?;
 
+    let avif_speed = match std::env::var("PIXGATE_BENCH_AVIF_SPEED") {
+        Ok(v) => Some(v.parse::<u8>().ok().filter(|s| *s <= 9).ok_or("PIXGATE_BENCH_AVIF_SPEED: 0 to 9")?),
+        Err(_) => None,
+    };
     stack::build_origin_release(&["--example", "bench_pipeline"])?;
     let bench_bin = root().join("target/release/examples/bench_pipeline");
     let work = root().join("target/bench");
@@ -67,6 +74,8 @@ fn pipeline() -> Result<()> {
     let names = image_names(&images_dir)?;
 
     let mut cases = Vec::new();
+    // As the bench binary reports it: the origin's default unless the knob is set.
+    let mut speed_used = 0.0;
     for name in &names {
         let ops: &[&'static str] = if name.ends_with(".png") { &["png"] } else { &["jpeg", "webp", "avif"] };
         // The peer script takes a folder: give it one holding only this image.
@@ -90,6 +99,9 @@ fn pipeline() -> Result<()> {
                 let mut cmd = Command::new(&bench_bin);
                 cmd.arg("--image").arg(images_dir.join(name)).args(["--op", op, "--iters", &ITERS.to_string()]);
                 cmd.args(["--width", &WIDTH.to_string()]);
+                if let Some(speed) = avif_speed {
+                    cmd.args(["--avif-speed", &speed.to_string()]);
+                }
                 if lossy {
                     cmd.arg("--peer").arg(&peer_out);
                 }
@@ -123,11 +135,12 @@ fn pipeline() -> Result<()> {
                     .transpose()?,
                 srgb: srgb_bytes.map(|b| Ok::<_, String>((b, number(&last, "peer_srgb_dssim")?))).transpose()?,
             };
+            speed_used = number(&last, "avif_speed")?;
             eprintln!("{name}/{op}: pixgate {:.1} ms, libvips {:.1} ms", case.pixgate_ms, case.libvips_ms);
             cases.push(case);
         }
     }
-    let report = render(&cases, &vips_version);
+    let report = render(&cases, &vips_version, speed_used);
     std::fs::write(work.join("pipeline.json"), &report).map_err(|e| e.to_string())?;
     print_table(&cases);
     eprintln!("xtask: wrote {}", work.join("pipeline.json").display());
@@ -288,7 +301,7 @@ fn esc(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-fn render(cases: &[Case], vips_version: &str) -> String {
+fn render(cases: &[Case], vips_version: &str, avif_speed: f64) -> String {
     let rows: Vec<String> = cases
         .iter()
         .map(|c| {
@@ -328,7 +341,7 @@ fn render(cases: &[Case], vips_version: &str) -> String {
     let rss_baseline =
         cases.iter().filter(|c| is_baseline(&c.image) && c.op == "jpeg").map(|c| c.rss_mb).fold(0.0, f64::max);
     format!(
-        "{{\"bench\":\"pipeline\",\"peer\":\"libvips {} thumbnail, in-process\",\"machine\":\"{}\",\"cases\":[\n{}\n],\"summary\":{{\"cases\":{},\"targets_met\":{},\"geomean_ratio\":{:.3},\"geomean_ratio_jpeg\":{:.3},\"geomean_ratio_webp\":{:.3},\"geomean_ratio_avif\":{:.3},\"geomean_ratio_png\":{:.3},\"geomean_cpu_ratio\":{:.3},\"geomean_cpu_ratio_avif\":{:.3},\"cpu_of\":\"CPU time of all threads per transform; targets are judged on ratio (wall time)\",\"max_peak_rss_mb_baseline_jpeg\":{:.1},\"dssim_tolerance\":{DSSIM_TOLERANCE},\"quality_judged_against\":\"libvips' output (libvips_bytes, libvips_dssim); where its colours differ from libvips' own colour-managed output (a non-sRGB profile left unconverted, then stripped), that colour-managed output (libvips_srgb_bytes, libvips_srgb_dssim)\",\"peak_rss_of\":\"resident memory one transform adds to its process (the first in a fresh process)\",\"width\":{WIDTH},\"rounds\":{ROUNDS},\"iters_per_round\":{ITERS}}}}}\n",
+        "{{\"bench\":\"pipeline\",\"peer\":\"libvips {} thumbnail, in-process\",\"machine\":\"{}\",\"cases\":[\n{}\n],\"summary\":{{\"cases\":{},\"targets_met\":{},\"geomean_ratio\":{:.3},\"geomean_ratio_jpeg\":{:.3},\"geomean_ratio_webp\":{:.3},\"geomean_ratio_avif\":{:.3},\"geomean_ratio_png\":{:.3},\"geomean_cpu_ratio\":{:.3},\"geomean_cpu_ratio_avif\":{:.3},\"cpu_of\":\"CPU time of all threads per transform; targets are judged on ratio (wall time)\",\"max_peak_rss_mb_baseline_jpeg\":{:.1},\"dssim_tolerance\":{DSSIM_TOLERANCE},\"quality_judged_against\":\"libvips' output (libvips_bytes, libvips_dssim); where its colours differ from libvips' own colour-managed output (a non-sRGB profile left unconverted, then stripped), that colour-managed output (libvips_srgb_bytes, libvips_srgb_dssim)\",\"peak_rss_of\":\"resident memory one transform adds to its process (the first in a fresh process)\",\"pixgate_avif_speed\":{avif_speed},\"width\":{WIDTH},\"rounds\":{ROUNDS},\"iters_per_round\":{ITERS}}}}}\n",
         esc(vips_version),
         esc(&machine()),
         rows.join(",\n"),

@@ -10,10 +10,10 @@ pub const DEFAULT_JPEG_QUALITY: u8 = 80;
 pub const DEFAULT_WEBP_QUALITY: u8 = 80;
 pub const DEFAULT_AVIF_QUALITY: u8 = 55;
 
-/// libaom `cpu-used` for AVIF. libvips' default (effort 4) is speed 5; on the bench photos at
-/// 400 px, speed 6 takes a quarter to a third of its time for the same bytes (±3 %) at a 2–12 %
-/// worse DSSIM. Speed 7 halves the time again at a larger quality cost; speed 9 needs up to
-/// 75 % more bytes.
+/// Default libaom `cpu-used` for AVIF (`transform.avif_speed`). libvips' default (effort 4)
+/// is speed 5; on the bench photos at 400 px, speed 6 takes a quarter to a third of its time
+/// for the same bytes (±3 %) at a 2–12 % worse DSSIM. Speed 7 halves the time again at a
+/// larger quality cost; speed 9 needs up to 75 % more bytes.
 pub const AVIF_SPEED: u8 = 6;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -27,8 +27,14 @@ fn err(what: &str) -> impl Fn(&dyn std::fmt::Display) -> TransformError + '_ {
     move |e| TransformError::Encode(format!("{what}: {e}"))
 }
 
-/// Encodes an `ImageRgb8` or `ImageRgba8` image. Metadata is never written.
-pub(crate) fn encode(img: &DynamicImage, format: Format, opts: EncodeOptions) -> Result<Vec<u8>, TransformError> {
+/// Encodes an `ImageRgb8` or `ImageRgba8` image at libaom speed `avif_speed` if AVIF.
+/// Metadata is never written.
+pub(crate) fn encode(
+    img: &DynamicImage,
+    format: Format,
+    opts: EncodeOptions,
+    avif_speed: u8,
+) -> Result<Vec<u8>, TransformError> {
     let (w, h) = (img.width(), img.height());
     match format {
         Format::Jpeg => jpeg(img, opts),
@@ -56,7 +62,7 @@ pub(crate) fn encode(img: &DynamicImage, format: Format, opts: EncodeOptions) ->
             let mem = enc.encode_simple(q >= 100, f32::from(q)).map_err(|e| err("webp")(&format!("{e:?}")))?;
             Ok(mem.to_vec())
         }
-        Format::Avif => avif(img, opts),
+        Format::Avif => avif(img, opts, avif_speed),
         Format::Gif => {
             let mut out = Vec::new();
             let rgba = img.to_rgba8();
@@ -90,7 +96,7 @@ fn jpeg(img: &DynamicImage, opts: EncodeOptions) -> Result<Vec<u8>, TransformErr
     c.compress_to_vec(image).map_err(|x| e(&x))
 }
 
-fn avif(img: &DynamicImage, opts: EncodeOptions) -> Result<Vec<u8>, TransformError> {
+fn avif(img: &DynamicImage, opts: EncodeOptions, speed: u8) -> Result<Vec<u8>, TransformError> {
     let channels = match img {
         DynamicImage::ImageRgba8(_) => 4,
         DynamicImage::ImageRgb8(_) => 3,
@@ -99,7 +105,7 @@ fn avif(img: &DynamicImage, opts: EncodeOptions) -> Result<Vec<u8>, TransformErr
     let settings = heif::AvifSettings {
         // libheif's quality scale is the one libvips (and imgproxy, thumbor on libvips) expose.
         quality: opts.quality.unwrap_or(DEFAULT_AVIF_QUALITY),
-        speed: AVIF_SPEED,
+        speed,
         // One image, one thread: the origin's parallelism is across requests.
         threads: 1,
     };

@@ -61,6 +61,8 @@ pub struct Limits {
     pub max_frames: u32,
     /// Output pixels beyond which AVIF is downgraded to WebP.
     pub avif_max_pixels: u64,
+    /// CPU spent on each AVIF encode: libaom's speed, 0 (slowest) – 9 (see `AVIF_SPEED`).
+    pub avif_speed: u8,
 }
 
 impl Default for Limits {
@@ -71,6 +73,7 @@ impl Default for Limits {
             max_side: 16_384,
             max_frames: 1_000,
             avif_max_pixels: 4_000_000,
+            avif_speed: AVIF_SPEED,
         }
     }
 }
@@ -150,8 +153,8 @@ pub fn transform_plan(
     let decoded_at = Instant::now();
     let (img, orient) = tracing::info_span!("resize").in_scope(|| execute(decoded, header, p, shrink, format))?;
     let resized_at = Instant::now();
-    let bytes =
-        tracing::info_span!("encode", format = format.as_str()).in_scope(|| encode::encode(&img, format, opts))?;
+    let bytes = tracing::info_span!("encode", format = format.as_str())
+        .in_scope(|| encode::encode(&img, format, opts, limits.avif_speed))?;
     let timings = Timings {
         decode: decoded_at - started,
         orient,

@@ -221,3 +221,14 @@ fn avif_quality_parameter_is_honoured() {
     let (low, default, high) = (size("fmt=avif&q=20"), size("fmt=avif"), size("fmt=avif&q=95"));
     assert!(low < default && default < high, "q=20 {low} B, default {default} B, q=95 {high} B");
 }
+
+#[test]
+fn avif_speed_setting_reaches_the_encoder() {
+    let src = jpeg(320, 240);
+    let encode = |speed| {
+        let out = transform(&src, &variant("fmt=avif"), &Limits { avif_speed: speed, ..Limits::default() }).unwrap();
+        assert_eq!(decode_rgba(&out.bytes).dimensions(), (320, 240), "speed {speed}");
+        out.bytes
+    };
+    assert_ne!(encode(4), encode(9), "libaom speeds 4 and 9 give the same stream");
+}
