@@ -5,19 +5,12 @@
 
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use pixgate_origin::pipeline::{probe, transform, Limits, TransformError};
-use pixgate_policy::{plan, Variant};
+mod limits;
 
-/// Small budgets, so that every input runs quickly and a limit is easy to reach.
-const LIMITS: Limits = Limits {
-    max_bytes: 4 << 20,
-    max_pixels: 4_000_000,
-    max_side: 4_096,
-    max_frames: 64,
-    avif_max_pixels: 40_000,
-    avif_speed: 9,
-};
+use libfuzzer_sys::fuzz_target;
+use limits::LIMITS;
+use pixgate_origin::pipeline::{probe, transform, TransformError};
+use pixgate_policy::{plan, Variant};
 
 const VARIANTS: &[&str] = &[
     "w=64",

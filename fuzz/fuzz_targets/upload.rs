@@ -4,21 +4,15 @@
 
 #![no_main]
 
+mod limits;
+
 use bytes::Bytes;
 use futures_util::FutureExt;
 use libfuzzer_sys::fuzz_target;
-use pixgate_origin::pipeline::Limits;
+use limits::LIMITS;
 use pixgate_origin::upload::{authorize, check_declared_length, probe, read_limited, verify_checksums, UploadError};
 use warp::http::{HeaderMap, HeaderValue};
 
-const LIMITS: Limits = Limits {
-    max_bytes: 4 << 20,
-    max_pixels: 4_000_000,
-    max_side: 4_096,
-    max_frames: 64,
-    avif_max_pixels: 40_000,
-    avif_speed: 9,
-};
 const TOKENS: &[&str] = &["fuzz-token-1", "fuzz-token-2"];
 
 fuzz_target!(|data: &[u8]| {
