@@ -63,7 +63,7 @@ fn main() {
     let variant = Variant::from_query(query.as_bytes()).expect("valid query").0;
     let mut limits = Limits::default();
     if let Some(speed) = arg(&args, "--avif-speed") {
-        limits.avif_speed = speed.parse().ok().filter(|s| *s <= 9).expect("--avif-speed 0-9");
+        limits.avif_speed = speed.parse().ok().filter(|s| *s <= pipeline::AVIF_SPEED_MAX).expect("--avif-speed 0-9");
     }
     let bytes = std::fs::read(&image).expect("readable image");
 

@@ -408,7 +408,7 @@ impl Config {
                 return Err(invalid(field, "must be positive"));
             }
         }
-        if self.transform.avif_speed > 9 {
+        if self.transform.avif_speed > crate::pipeline::AVIF_SPEED_MAX {
             return Err(invalid("transform.avif_speed", "must be 0 (slowest) to 9 (fastest)"));
         }
         if self.store.backend == Backend::S3 {

@@ -15,6 +15,8 @@ pub const DEFAULT_AVIF_QUALITY: u8 = 55;
 /// for the same bytes (±3 %) at a 2–12 % worse DSSIM. Speed 7 halves the time again at a
 /// larger quality cost; speed 9 needs up to 75 % more bytes.
 pub const AVIF_SPEED: u8 = 6;
+/// libaom's fastest speed; 0 is its slowest.
+pub const AVIF_SPEED_MAX: u8 = 9;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct EncodeOptions {

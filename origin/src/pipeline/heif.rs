@@ -143,7 +143,11 @@ pub fn encode_avif(pixels: &[u8], width: u32, height: u32, channels: u8, s: Avif
         let enc = EncoderGuard(enc);
         check(heif_encoder_set_lossy_quality(enc.0, c_int::from(s.quality.clamp(1, 100))), "avif: quality")?;
         check(
-            heif_encoder_set_parameter_integer(enc.0, c"speed".as_ptr(), c_int::from(s.speed.min(9))),
+            heif_encoder_set_parameter_integer(
+                enc.0,
+                c"speed".as_ptr(),
+                c_int::from(s.speed.min(super::AVIF_SPEED_MAX)),
+            ),
             "avif: speed",
         )?;
         check(

@@ -25,7 +25,9 @@ use pixgate_policy::plan::Plan;
 use pixgate_policy::variant::Gravity;
 use pixgate_policy::{plan, Format, Variant};
 
-pub use encode::{EncodeOptions, AVIF_SPEED, DEFAULT_AVIF_QUALITY, DEFAULT_JPEG_QUALITY, DEFAULT_WEBP_QUALITY};
+pub use encode::{
+    EncodeOptions, AVIF_SPEED, AVIF_SPEED_MAX, DEFAULT_AVIF_QUALITY, DEFAULT_JPEG_QUALITY, DEFAULT_WEBP_QUALITY,
+};
 pub use orient::Orient;
 pub use probe::{probe, Header};
 pub use sniff::{sniff, Source};
