@@ -25,8 +25,9 @@ fn has_command(name: &str) -> Option<PathBuf> {
 }
 
 /// What the origin's C codecs build with: libjpeg-turbo (cmake, nasm) and dav1d (meson,
-/// ninja, nasm); the AVIF encoder links Debian's libheif (with libaom).
-const BUILD_PACKAGES: &[&str] = &["pkg-config", "cmake", "nasm", "meson", "ninja-build", "libheif-dev"];
+/// ninja, nasm); the AVIF encoder links Debian's libheif (with libaom), the WebP encoder
+/// Debian's libwebp.
+const BUILD_PACKAGES: &[&str] = &["pkg-config", "cmake", "nasm", "meson", "ninja-build", "libheif-dev", "libwebp-dev"];
 
 /// Installs the tools the origin's build needs, where missing (every command that builds it).
 pub fn ensure_build_packages() -> Result<()> {

@@ -1,10 +1,10 @@
 //! Encoders: JPEG (libjpeg-turbo), PNG (image crate; Adam7 for `prog=1` in adam7.rs) and GIF
-//! (image crate), WebP (libwebp), AVIF (libheif + libaom, heif.rs).
+//! (image crate), WebP (libwebp, webp.rs), AVIF (libheif + libaom, heif.rs).
 
 use image::{DynamicImage, ImageEncoder};
 use pixgate_policy::Format;
 
-use super::{adam7, heif, TransformError};
+use super::{adam7, heif, webp, TransformError};
 
 pub const DEFAULT_JPEG_QUALITY: u8 = 80;
 pub const DEFAULT_WEBP_QUALITY: u8 = 80;
@@ -55,14 +55,9 @@ pub(crate) fn encode(
         }
         Format::Webp => {
             let q = opts.quality.unwrap_or(DEFAULT_WEBP_QUALITY);
-            let enc = if img.color().has_alpha() {
-                webp::Encoder::from_rgba(img.as_bytes(), w, h)
-            } else {
-                webp::Encoder::from_rgb(img.as_bytes(), w, h)
-            };
+            let channels = if img.color().has_alpha() { 4 } else { 3 };
             // q=100 asks for no loss at all: lossless WebP.
-            let mem = enc.encode_simple(q >= 100, f32::from(q)).map_err(|e| err("webp")(&format!("{e:?}")))?;
-            Ok(mem.to_vec())
+            webp::encode(img.as_bytes(), w, h, channels, q, q >= 100).map_err(TransformError::Encode)
         }
         Format::Avif => avif(img, opts, avif_speed),
         Format::Gif => {

@@ -17,6 +17,7 @@ pub mod quality;
 mod resize;
 mod sniff;
 mod tiff_color;
+mod webp;
 
 use std::time::{Duration, Instant};
 
