@@ -3,6 +3,9 @@
 //! raw paths, keys or user agents. One registry per `State`, so several origins can
 //! run in one process (tests).
 
+#[cfg(target_os = "linux")]
+mod process;
+
 use prometheus::{
     Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
     TextEncoder,
@@ -106,7 +109,7 @@ impl Metrics {
         let size_buckets: Vec<f64> = (0..12).map(|i| 1024.0 * 4f64.powi(i)).collect();
         // `process_cpu_seconds_total`, `process_resident_memory_bytes`, … (Linux only).
         #[cfg(target_os = "linux")]
-        r.register(Box::new(prometheus::process_collector::ProcessCollector::for_self())).expect("unique metric");
+        r.register(Box::new(process::ProcessCollector::new())).expect("unique metric");
         let m = Metrics {
             http_requests: counter(
                 &r,
