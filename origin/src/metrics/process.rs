@@ -33,7 +33,7 @@ pub struct Stat {
 /// spaces and parentheses, so the numbered fields are counted from its last `)`.
 pub fn parse_stat(line: &str, ticks_per_second: f64, page_bytes: f64) -> Option<Stat> {
     let rest = &line[line.rfind(')')? + 1..];
-    // rest[0] is field 3 (state): field n is at n - 3.
+    // After the `)`: field 3 (the state letter), then the numeric fields 4, 5, …
     let f: Vec<f64> = rest.split_whitespace().skip(1).map(|v| v.parse().unwrap_or(f64::NAN)).collect();
     let field = |n: usize| f.get(n - 4).copied().filter(|v| v.is_finite());
     Some(Stat {
