@@ -36,18 +36,53 @@ struct Case {
     pixgate_bytes: u64,
     libvips_bytes: u64,
     rss_mb: f64,
-    dssim: Option<(f64, f64)>,
-    /// libvips' colour-managed output (bytes, DSSIM), where its plain output has other
-    /// colours: see `write_peer_output`.
-    srgb: Option<(u64, f64)>,
+    /// Pixgate's DSSIM, for lossy outputs.
+    dssim: Option<f64>,
+    /// libvips' output, scored (lossy outputs).
+    peer: Option<Peer>,
+    /// libvips' colour-managed output, where its plain output has other colours: see
+    /// `write_peer_output`.
+    srgb: Option<Peer>,
+}
+
+/// A libvips output Pixgate's is judged against.
+#[derive(Clone, Copy)]
+struct Peer {
+    bytes: u64,
+    /// Metadata within `bytes` (`metadata_bytes`): Pixgate writes none, so the byte budget
+    /// is judged on the rest.
+    metadata_bytes: u64,
+    dssim: f64,
 }
 
 impl Case {
     /// The libvips output quality is judged against: the colour-managed one where there is
     /// one, since only that shows the same picture as Pixgate's (which is always sRGB).
-    fn judged_peer(&self) -> Option<(u64, f64)> {
-        self.srgb.or(self.dssim.map(|(_, theirs)| (self.libvips_bytes, theirs)))
+    fn judged_peer(&self) -> Option<Peer> {
+        self.srgb.or(self.peer)
     }
+}
+
+/// Bytes of the metadata chunks (ICCP, EXIF, XMP) of a WebP file, headers and padding
+/// included; 0 for other formats. libvips 8.14's `webpsave` writes the source's profile,
+/// EXIF and XMP despite `strip` (its JPEG, PNG and AVIF savers drop them).
+fn metadata_bytes(file: &[u8]) -> u64 {
+    if file.len() < 12 || &file[..4] != b"RIFF" || &file[8..12] != b"WEBP" {
+        return 0;
+    }
+    let (mut at, mut sum) = (12, 0);
+    while let Some(header) = file.get(at..at + 8) {
+        let size = u32::from_le_bytes([header[4], header[5], header[6], header[7]]) as usize;
+        let chunk = 8 + size + (size & 1);
+        if at + chunk > file.len() {
+            break;
+        }
+        if matches!(&header[..4], b"ICCP" | b"EXIF" | b"XMP ") {
+            sum += chunk as u64;
+        }
+        at += chunk;
+    }
+    sum
 }
 
 fn pipeline() -> Result<()> {
@@ -91,7 +126,7 @@ fn pipeline() -> Result<()> {
             if lossy {
                 write_peer_output(&python, &peer_script, &images_dir.join(name), op, &peer_out, &peer_srgb)?;
             }
-            let srgb_bytes = std::fs::metadata(&peer_srgb).ok().map(|m| m.len());
+            let srgb_file = std::fs::read(&peer_srgb).ok();
             let (mut ours, mut theirs, mut ours_cpu) = (Vec::new(), Vec::new(), Vec::new());
             let mut last = String::new();
             let mut peer_bytes = 0;
@@ -105,7 +140,7 @@ fn pipeline() -> Result<()> {
                 if lossy {
                     cmd.arg("--peer").arg(&peer_out);
                 }
-                if srgb_bytes.is_some() {
+                if srgb_file.is_some() {
                     cmd.arg("--peer-srgb").arg(&peer_srgb);
                 }
                 last = output(&mut cmd)?;
@@ -120,6 +155,14 @@ fn pipeline() -> Result<()> {
                 theirs.push(number(&text, "median_ms")?);
                 peer_bytes = number(&text, "bytes")? as u64;
             }
+            let peer = |file: &[u8], key: &str| {
+                Ok::<_, String>(Peer {
+                    bytes: file.len() as u64,
+                    metadata_bytes: metadata_bytes(file),
+                    dssim: number(&last, key)?,
+                })
+            };
+            let peer_file = if lossy { std::fs::read(&peer_out).map_err(|e| e.to_string())? } else { Vec::new() };
             let case = Case {
                 image: name.clone(),
                 op,
@@ -130,10 +173,9 @@ fn pipeline() -> Result<()> {
                 pixgate_bytes: number(&last, "bytes")? as u64,
                 libvips_bytes: peer_bytes,
                 rss_mb: number(&last, "peak_rss_mb")?,
-                dssim: lossy
-                    .then(|| Ok::<_, String>((number(&last, "dssim")?, number(&last, "peer_dssim")?)))
-                    .transpose()?,
-                srgb: srgb_bytes.map(|b| Ok::<_, String>((b, number(&last, "peer_srgb_dssim")?))).transpose()?,
+                dssim: lossy.then(|| number(&last, "dssim")).transpose()?,
+                peer: lossy.then(|| peer(&peer_file, "peer_dssim")).transpose()?,
+                srgb: srgb_file.map(|f| peer(&f, "peer_srgb_dssim")).transpose()?,
             };
             speed_used = number(&last, "avif_speed")?;
             eprintln!("{name}/{op}: pixgate {:.1} ms, libvips {:.1} ms", case.pixgate_ms, case.libvips_ms);
@@ -289,8 +331,9 @@ const DSSIM_TOLERANCE: f64 = 0.01;
 fn met(c: &Case) -> bool {
     let ratio = c.pixgate_ms / c.libvips_ms;
     let quality = match (c.dssim, c.judged_peer()) {
-        (Some((ours, _)), Some((bytes, theirs))) => {
-            ours <= theirs * (1.0 + DSSIM_TOLERANCE) && c.pixgate_bytes as f64 <= 1.05 * bytes as f64
+        (Some(ours), Some(p)) => {
+            ours <= p.dssim * (1.0 + DSSIM_TOLERANCE)
+                && c.pixgate_bytes as f64 <= 1.05 * (p.bytes - p.metadata_bytes) as f64
         }
         _ => true,
     };
@@ -305,10 +348,18 @@ fn render(cases: &[Case], vips_version: &str, avif_speed: f64) -> String {
     let rows: Vec<String> = cases
         .iter()
         .map(|c| {
-            let mut dssim =
-                c.dssim.map_or(String::new(), |(a, b)| format!(",\"pixgate_dssim\":{a:.6},\"libvips_dssim\":{b:.6}"));
-            if let Some((bytes, d)) = c.srgb {
-                dssim.push_str(&format!(",\"libvips_srgb_bytes\":{bytes},\"libvips_srgb_dssim\":{d:.6}"));
+            let mut dssim = String::new();
+            if let (Some(a), Some(p)) = (c.dssim, c.peer) {
+                dssim = format!(
+                    ",\"pixgate_dssim\":{a:.6},\"libvips_dssim\":{:.6},\"libvips_metadata_bytes\":{}",
+                    p.dssim, p.metadata_bytes
+                );
+            }
+            if let Some(p) = c.srgb {
+                dssim.push_str(&format!(
+                    ",\"libvips_srgb_bytes\":{},\"libvips_srgb_metadata_bytes\":{},\"libvips_srgb_dssim\":{:.6}",
+                    p.bytes, p.metadata_bytes, p.dssim
+                ));
             }
             format!(
                 "{{\"case\":\"{img}/{op}\",\"image\":\"{img}\",\"op\":\"{op}\",\"pixgate_ms\":{:.3},\"libvips_ms\":{:.3},\"ratio\":{:.3},\"ratio_of\":\"time, lower is better\",\"pixgate_cpu_ms\":{:.3},\"libvips_cpu_ms\":{:.3},\"cpu_ratio\":{:.3},\"target_ratio\":{},\"target_met\":{},\"pixgate_bytes\":{},\"libvips_bytes\":{},\"pixgate_peak_rss_mb\":{:.1}{dssim}}}",
@@ -341,7 +392,7 @@ fn render(cases: &[Case], vips_version: &str, avif_speed: f64) -> String {
     let rss_baseline =
         cases.iter().filter(|c| is_baseline(&c.image) && c.op == "jpeg").map(|c| c.rss_mb).fold(0.0, f64::max);
     format!(
-        "{{\"bench\":\"pipeline\",\"peer\":\"libvips {} thumbnail, in-process\",\"machine\":\"{}\",\"cases\":[\n{}\n],\"summary\":{{\"cases\":{},\"targets_met\":{},\"geomean_ratio\":{:.3},\"geomean_ratio_jpeg\":{:.3},\"geomean_ratio_webp\":{:.3},\"geomean_ratio_avif\":{:.3},\"geomean_ratio_png\":{:.3},\"geomean_cpu_ratio\":{:.3},\"geomean_cpu_ratio_avif\":{:.3},\"cpu_of\":\"CPU time of all threads per transform; targets are judged on ratio (wall time)\",\"max_peak_rss_mb_baseline_jpeg\":{:.1},\"dssim_tolerance\":{DSSIM_TOLERANCE},\"quality_judged_against\":\"libvips' output (libvips_bytes, libvips_dssim); where its colours differ from libvips' own colour-managed output (a non-sRGB profile left unconverted, then stripped), that colour-managed output (libvips_srgb_bytes, libvips_srgb_dssim)\",\"peak_rss_of\":\"resident memory one transform adds to its process (the first in a fresh process)\",\"pixgate_avif_speed\":{avif_speed},\"width\":{WIDTH},\"rounds\":{ROUNDS},\"iters_per_round\":{ITERS}}}}}\n",
+        "{{\"bench\":\"pipeline\",\"peer\":\"libvips {} thumbnail, in-process\",\"machine\":\"{}\",\"cases\":[\n{}\n],\"summary\":{{\"cases\":{},\"targets_met\":{},\"geomean_ratio\":{:.3},\"geomean_ratio_jpeg\":{:.3},\"geomean_ratio_webp\":{:.3},\"geomean_ratio_avif\":{:.3},\"geomean_ratio_png\":{:.3},\"geomean_cpu_ratio\":{:.3},\"geomean_cpu_ratio_avif\":{:.3},\"cpu_of\":\"CPU time of all threads per transform; targets are judged on ratio (wall time)\",\"max_peak_rss_mb_baseline_jpeg\":{:.1},\"dssim_tolerance\":{DSSIM_TOLERANCE},\"quality_judged_against\":\"libvips' output (libvips_bytes less libvips_metadata_bytes, libvips_dssim); where its colours differ from libvips' own colour-managed output (a non-sRGB profile left unconverted, then stripped), that colour-managed output (libvips_srgb_bytes less libvips_srgb_metadata_bytes, libvips_srgb_dssim)\",\"peak_rss_of\":\"resident memory one transform adds to its process (the first in a fresh process)\",\"pixgate_avif_speed\":{avif_speed},\"width\":{WIDTH},\"rounds\":{ROUNDS},\"iters_per_round\":{ITERS}}}}}\n",
         esc(vips_version),
         esc(&machine()),
         rows.join(",\n"),
@@ -373,11 +424,12 @@ fn print_table(cases: &[Case]) {
         "dssim px/lv"
     );
     for c in cases {
-        let dssim = c.dssim.map_or(String::new(), |(a, b)| format!("{a:.4}/{b:.4}"));
-        // Where quality is judged against libvips' colour-managed output, show that one (*).
-        let (lv_bytes, dssim) = match (c.dssim, c.srgb) {
-            (Some((a, _)), Some((bytes, b))) => (format!("{bytes}*"), format!("{a:.4}/{b:.4}*")),
-            _ => (c.libvips_bytes.to_string(), dssim),
+        // libvips' bytes without the metadata it kept; where quality is judged against its
+        // colour-managed output, that one's (*).
+        let (lv_bytes, dssim) = match (c.dssim, c.peer, c.srgb) {
+            (Some(a), _, Some(p)) => (format!("{}*", p.bytes - p.metadata_bytes), format!("{a:.4}/{:.4}*", p.dssim)),
+            (Some(a), Some(p), None) => ((p.bytes - p.metadata_bytes).to_string(), format!("{a:.4}/{:.4}", p.dssim)),
+            _ => (c.libvips_bytes.to_string(), String::new()),
         };
         println!(
             "{:<42} {:>10.1} {:>10.1} {:>6.2} {:>6.2} {:>9.2} {:>9} {:>9} {:>7.1} {:>17} {}",
@@ -393,5 +445,44 @@ fn print_table(cases: &[Case]) {
             dssim,
             if met(c) { "yes" } else { "no" }
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(tag: &[u8; 4], payload: &[u8]) -> Vec<u8> {
+        let mut c = tag.to_vec();
+        c.extend((payload.len() as u32).to_le_bytes());
+        c.extend(payload);
+        if payload.len() % 2 == 1 {
+            c.push(0);
+        }
+        c
+    }
+
+    #[test]
+    fn webp_metadata_counts_profile_exif_and_xmp_chunks_with_headers_and_padding() {
+        let body = [
+            chunk(b"VP8X", &[0; 10]),
+            chunk(b"ICCP", &[1; 7]),
+            chunk(b"VP8 ", &[2; 100]),
+            chunk(b"EXIF", &[3; 6]),
+            chunk(b"XMP ", &[4; 3]),
+        ]
+        .concat();
+        let mut file = b"RIFF".to_vec();
+        file.extend((body.len() as u32 + 4).to_le_bytes());
+        file.extend(b"WEBP");
+        file.extend(&body);
+        assert_eq!(metadata_bytes(&file), (8 + 8) + (8 + 6) + (8 + 4));
+    }
+
+    #[test]
+    fn other_formats_and_truncated_files_have_no_metadata_counted() {
+        assert_eq!(metadata_bytes(b"\xff\xd8\xff\xe1\x00\x10Exif"), 0);
+        assert_eq!(metadata_bytes(b"RIFF\x00\x00\x00\x00WEBPICCP\xff\xff"), 0);
+        assert_eq!(metadata_bytes(b"RIFF\x00\x00\x00\x00WEBPICCP\xff\xff\xff\x00abc"), 0, "a chunk past the end");
     }
 }
