@@ -49,10 +49,16 @@ struct Case {
 #[derive(Clone, Copy)]
 struct Peer {
     bytes: u64,
-    /// Metadata within `bytes` (`metadata_bytes`): Pixgate writes none, so the byte budget
-    /// is judged on the rest.
+    /// Metadata within `bytes` (see `metadata_bytes`).
     metadata_bytes: u64,
     dssim: f64,
+}
+
+impl Peer {
+    /// What the byte budget is judged on: Pixgate writes no metadata.
+    fn image_bytes(&self) -> u64 {
+        self.bytes - self.metadata_bytes
+    }
 }
 
 impl Case {
@@ -332,8 +338,7 @@ fn met(c: &Case) -> bool {
     let ratio = c.pixgate_ms / c.libvips_ms;
     let quality = match (c.dssim, c.judged_peer()) {
         (Some(ours), Some(p)) => {
-            ours <= p.dssim * (1.0 + DSSIM_TOLERANCE)
-                && c.pixgate_bytes as f64 <= 1.05 * (p.bytes - p.metadata_bytes) as f64
+            ours <= p.dssim * (1.0 + DSSIM_TOLERANCE) && c.pixgate_bytes as f64 <= 1.05 * p.image_bytes() as f64
         }
         _ => true,
     };
@@ -427,8 +432,8 @@ fn print_table(cases: &[Case]) {
         // libvips' bytes without the metadata it kept; where quality is judged against its
         // colour-managed output, that one's (*).
         let (lv_bytes, dssim) = match (c.dssim, c.peer, c.srgb) {
-            (Some(a), _, Some(p)) => (format!("{}*", p.bytes - p.metadata_bytes), format!("{a:.4}/{:.4}*", p.dssim)),
-            (Some(a), Some(p), None) => ((p.bytes - p.metadata_bytes).to_string(), format!("{a:.4}/{:.4}", p.dssim)),
+            (Some(a), _, Some(p)) => (format!("{}*", p.image_bytes()), format!("{a:.4}/{:.4}*", p.dssim)),
+            (Some(a), Some(p), None) => (p.image_bytes().to_string(), format!("{a:.4}/{:.4}", p.dssim)),
             _ => (c.libvips_bytes.to_string(), String::new()),
         };
         println!(
