@@ -153,7 +153,6 @@ mod tests {
         assert_eq!(parse_boot_time("cpu  1 2 3\nbtime 1764930000\nprocesses 9\n"), Some(1_764_930_000.0));
     }
 
-    #[cfg(target_os = "linux")]
     #[test]
     fn this_process_reports_all_seven_metrics_and_the_cpu_time_it_has_used() {
         // Some CPU time first: procfs counts it in 10 ms ticks.

@@ -2,7 +2,7 @@
 //!
 //! The system library picks its SIMD kernels (SSE4.1, AVX2) at run time, which a copy built
 //! for the baseline x86-64 cannot, and its one-call API imports RGB straight to YUV for lossy
-//! output. Four stable C functions, declared by hand like heif.rs.
+//! output. Five stable C functions, declared by hand like heif.rs.
 #![allow(unsafe_code)]
 
 use std::ffi::{c_float, c_int};
